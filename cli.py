@@ -1,0 +1,124 @@
+"""splitbrain's command line: a thin shell over `harness`.
+
+Exit codes (ARCHITECTURE.md): 0 valid, 1 anomalies found, 2 bad usage or input,
+3 the harness or its environment failed, 4 unknown verdict.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness.errors import SplitbrainError
+
+
+class Group(click.Group):
+    """Turns SplitbrainError into one line on stderr and its exit code (never a traceback)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SplitbrainError as e:
+            click.echo(f"splitbrain: {e}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="splitbrain")
+def main() -> None:
+    """Break real Redis deployments and judge what they did."""
+
+
+# ---------------------------------------------------------------- environment
+@main.command()
+@click.option("--fix", is_flag=True, help="Run the set-up script to fix what is missing.")
+def doctor(fix: bool) -> None:
+    """Is this machine ready? Each check with the command that fixes it."""
+    from harness import doctor as doc
+    ok = doc.run(fix=fix)
+    sys.exit(0 if ok else 3)
+
+
+@main.group()
+def image() -> None:
+    """The node image."""
+
+
+@image.command("build")
+@click.option("--base", default=None, metavar="IMAGE",
+              help="Base image (e.g. redis:7.2, valkey/valkey:8); default: a local Debian made with debootstrap.")
+@click.option("--quiet", is_flag=True)
+def image_build(base: str | None, quiet: bool) -> None:
+    """Build splitbrain-node:latest (needs no registry without --base)."""
+    from harness.image import build_node_image
+    click.echo(build_node_image(base, quiet=quiet))
+
+
+# ---------------------------------------------------------------- topologies
+@main.command()
+@click.argument("topology")
+@click.option("--redis-conf", multiple=True, metavar="KEY=VALUE", help="redis.conf directive (repeatable).")
+@click.option("--sentinel-conf", multiple=True, metavar="KEY=VALUE", help="Sentinel directive (repeatable).")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
+def up(topology: str, redis_conf: tuple[str, ...], sentinel_conf: tuple[str, ...], timeout: float) -> None:
+    """Start TOPOLOGY (sentinel, cluster, replicated) and wait until it is healthy."""
+    from harness.topology import Topology, parse_settings
+    topo = Topology.new(topology, parse_settings(redis_conf, "--redis-conf"),
+                        parse_settings(sentinel_conf, "--sentinel-conf"))
+    click.echo(f"starting {topo.project} ...", err=True)
+    try:
+        took = topo.up(timeout, progress=None)
+    except BaseException:
+        topo.down()
+        raise
+    click.echo(f"{topo.project} healthy in {took:.1f}s", err=True)
+    _print_status(topo)
+
+
+def _print_status(topo) -> None:
+    rows = topo.status()
+    click.echo(f"{topo.project} ({topo.kind}, network {topo.subnet}.0/24)")
+    cols = list(rows[0]) if rows else []
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    click.echo("  " + "  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        click.echo("  " + "  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+    problems = topo.problems()
+    click.echo("  health: " + ("ok" if not problems else "; ".join(problems)))
+
+
+@main.command()
+@click.argument("project", required=False)
+def status(project: str | None) -> None:
+    """Nodes, roles, addresses and health of running topologies."""
+    from harness.topology import Topology, list_projects
+    projects = [project] if project else sorted(list_projects())
+    if not projects:
+        click.echo("no splitbrain topology is running")
+    for p in projects:
+        _print_status(Topology.attach(p))
+
+
+@main.command()
+@click.argument("project", required=False)
+@click.option("--all", "all_", is_flag=True, help="Remove everything splitbrain ever started here.")
+def down(project: str | None, all_: bool) -> None:
+    """Remove a topology (or, with --all, every splitbrain container, network and volume)."""
+    from harness.topology import Topology, down_all, list_projects
+    if all_:
+        removed = down_all()
+        click.echo(f"removed {len(removed)} objects" + (": " + ", ".join(removed) if removed else ""))
+        return
+    if project is None:
+        running = sorted(list_projects())
+        if len(running) != 1:
+            raise click.UsageError(
+                "name the topology to remove, or use --all" if running else "no splitbrain topology is running")
+        project = running[0]
+    Topology.attach(project).down()
+    click.echo(f"removed {project}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The history: every operation a run observed, as Jepsen-style JSONL (ARCHITECTURE.md).
+
+Ops are plain dicts. A history file is written by one `HistoryWriter` while a run goes
+(append-only, flushed per op, so a killed harness leaves a readable file) and read back by
+`read_history`, which validates every line and names the first bad one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from .errors import UsageError
+
+NEMESIS = "nemesis"
+OP_TYPES = ("invoke", "ok", "fail", "info")
+COMPLETIONS = ("ok", "fail", "info")
+
+
+class HistoryError(UsageError):
+    """A malformed history file; the message names the file and line."""
+
+
+class HistoryWriter:
+    """Appends ops to a JSONL file, numbering them and stamping harness-monotonic time.
+
+    Thread-safe: every client worker and the nemesis share one writer. Each line is
+    flushed to the OS as it is written; the page cache survives a killed harness.
+    """
+
+    def __init__(self, path: str | os.PathLike, start_ns: int | None = None):
+        self.path = os.fspath(path)
+        self._file = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+        self._lock = threading.Lock()
+        self._index = 0
+        self.start_ns = time.monotonic_ns() if start_ns is None else start_ns
+        self._closed = False
+
+    def now(self) -> int:
+        """Nanoseconds since the run started, on the harness's monotonic clock."""
+        return time.monotonic_ns() - self.start_ns
+
+    def append(self, op: dict[str, Any]) -> dict[str, Any]:
+        """Stamp `op` with index and time (unless it carries a time) and write it."""
+        with self._lock:
+            if self._closed:
+                return op
+            op["index"] = self._index
+            op.setdefault("time", self.now())
+            self._index += 1
+            self._file.write(json.dumps(op, separators=(", ", ": "), default=str) + "\n")
+            self._file.flush()
+        return op
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+
+    def __enter__(self) -> "HistoryWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _check_op(op: Any, where: str) -> None:
+    if not isinstance(op, dict):
+        raise HistoryError(f"{where}: expected a JSON object, got {type(op).__name__}")
+    for field in ("type", "process", "f"):
+        if field not in op:
+            raise HistoryError(f"{where}: missing field {field!r}")
+    if op["type"] not in OP_TYPES:
+        raise HistoryError(f"{where}: type {op['type']!r} is not one of {', '.join(OP_TYPES)}")
+    process = op["process"]
+    if isinstance(process, bool) or not isinstance(process, (int, str)):
+        raise HistoryError(f"{where}: process must be an integer or \"nemesis\", got {process!r}")
+    if not isinstance(op["f"], str):
+        raise HistoryError(f"{where}: f must be a string, got {op['f']!r}")
+    t = op.get("time")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))):
+        raise HistoryError(f"{where}: time must be a number, got {t!r}")
+
+
+def iter_history(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """Yield validated ops from a JSONL history, raising HistoryError at the first bad line.
+
+    Client ops must pair up: a process invokes, then completes with the same f, before it
+    invokes again. The nemesis's ops are not paired. An invoke left open at the end of the
+    file is legal (read as info by `pair_ops`).
+    """
+    name = os.path.basename(os.fspath(path))
+    pending: dict[Any, str] = {}
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as e:
+        raise HistoryError(f"{path}: cannot read history: {e.strerror or e}") from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            where = f"{name} line {lineno}"
+            if not line.strip():
+                continue
+            try:
+                op = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise HistoryError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            _check_op(op, where)
+            process = op["process"]
+            if process != NEMESIS:
+                if op["type"] == "invoke":
+                    if process in pending:
+                        raise HistoryError(
+                            f"{where}: process {process} invokes {op['f']!r} while its "
+                            f"{pending[process]!r} is still open")
+                    pending[process] = op["f"]
+                else:
+                    f = pending.pop(process, None)
+                    if f is None:
+                        raise HistoryError(
+                            f"{where}: {op['type']} for process {process} with no open invoke")
+                    if f != op["f"]:
+                        raise HistoryError(
+                            f"{where}: process {process} completes {op['f']!r} but invoked {f!r}")
+            yield op
+
+
+def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read and validate a whole history file (see `iter_history`)."""
+    return list(iter_history(path))
+
+
+@dataclass(slots=True)
+class Operation:
+    """One client operation: its invoke and its completion joined.
+
+    `type` is the completion's type (`info` for an invoke that never completed);
+    `value` is the completion's value for ok ops, the invoke's otherwise. `end` is None
+    for an op that never completed (it may have taken effect any time after `start`).
+    """
+
+    process: Any
+    f: str
+    key: Any
+    type: str
+    value: Any
+    invoke_value: Any
+    start: float
+    end: float | None
+    invoke_index: int
+    complete_index: int | None
+    node: Any = None
+
+
+def pair_ops(history: Iterable[dict[str, Any]]) -> list[Operation]:
+    """Join each client invoke with its completion, in invoke order. Nemesis ops are skipped."""
+    ops: list[Operation] = []
+    open_ops: dict[Any, Operation] = {}
+    for pos, op in enumerate(history):
+        process = op["process"]
+        if process == NEMESIS:
+            continue
+        t = op.get("time", pos)
+        idx = op.get("index", pos)
+        if op["type"] == "invoke":
+            o = Operation(process, op["f"], op.get("key"), "info", op.get("value"),
+                          op.get("value"), t, None, idx, None)
+            open_ops[process] = o
+            ops.append(o)
+        else:
+            o = open_ops.pop(process, None)
+            if o is None:
+                continue
+            o.type = op["type"]
+            o.end = t
+            o.complete_index = idx
+            o.node = op.get("node")
+            if op["type"] == "ok":
+                o.value = op.get("value")
+    return ops
+
+
+def nemesis_ops(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [op for op in history if op["process"] == NEMESIS]
