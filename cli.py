@@ -120,5 +120,84 @@ def down(project: str | None, all_: bool) -> None:
     click.echo(f"removed {project}")
 
 
+# ---------------------------------------------------------------- runs
+def run_options(f):
+    """Options shared by `run` and `compare`."""
+    opts = [
+        click.option("--topology", "-t", default="sentinel", show_default=True,
+                     help="sentinel, cluster or replicated."),
+        click.option("--workload", "-w", default="set", show_default=True, help="set or register."),
+        click.option("--nemesis", "-n", default="", metavar="NAME[,NAME...]",
+                     help="Faults, e.g. isolate-primary-with-clients or partition,clock,kill,pause."),
+        click.option("--nemesis-interval", default=10.0, show_default=True, help="Seconds between fault changes."),
+        click.option("--nemesis-overlap", is_flag=True, help="Let faults of different kinds overlap."),
+        click.option("--time-limit", default=60.0, show_default=True, help="Seconds of workload."),
+        click.option("--concurrency", "-c", default=10, show_default=True, help="Client workers."),
+        click.option("--rate", default=0.0, show_default=True, help="Target total ops/s (0 = unlimited)."),
+        click.option("--keys", default=10, show_default=True, help="Keys the set workload spreads over."),
+        click.option("--redis-conf", multiple=True, metavar="KEY=VALUE", help="redis.conf directive (repeatable)."),
+        click.option("--sentinel-conf", multiple=True, metavar="KEY=VALUE", help="Sentinel directive (repeatable)."),
+        click.option("--wait", "wait_", default=None, metavar="N:TIMEOUT_MS", help="WAIT N TIMEOUT after each write."),
+        click.option("--seed", default=None, type=int, help="Seed of every random choice (default: random)."),
+        click.option("--client-timeout", default=0.5, show_default=True, help="Socket timeout of client ops, s."),
+        click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def spec_from_options(argv: list[str], **o):
+    import random
+    from harness.spec import TestSpec, parse_wait
+    from harness.topology import parse_settings
+    nemesis = [n.strip() for n in o["nemesis"].split(",") if n.strip() and n.strip() != "none"]
+    return TestSpec(
+        topology=o["topology"], workload=o["workload"], nemesis=nemesis,
+        nemesis_interval=o["nemesis_interval"], nemesis_overlap=o["nemesis_overlap"],
+        time_limit=o["time_limit"], concurrency=o["concurrency"], rate=o["rate"], keys=o["keys"],
+        redis_conf=parse_settings(o["redis_conf"], "--redis-conf"),
+        sentinel_conf=parse_settings(o["sentinel_conf"], "--sentinel-conf"),
+        wait=parse_wait(o["wait_"]), seed=o["seed"] if o["seed"] is not None else random.randrange(1 << 31),
+        client_timeout=o["client_timeout"], results_dir=o["results_dir"], argv=argv,
+        **({"name": o["name"]} if o.get("name") else {}), keep=o.get("keep", False))
+
+
+@main.command()
+@run_options
+@click.option("--name", default="", help="Test name (results/<name>/...); default from the options.")
+@click.option("--keep", is_flag=True, help="Leave the topology running afterwards.")
+def run(**o) -> None:
+    """Run one test: workload + faults on a real topology, then check the history."""
+    from harness.runner import Run
+    spec = spec_from_options(["splitbrain", "run", *sys.argv[2:]], **o)
+    outcome = Run(spec).execute()
+    click.echo(summary(outcome))
+    sys.exit(outcome.exit_code)
+
+
+def summary(outcome) -> str:
+    r = outcome.results
+    verdict = {True: "VALID", False: "INVALID", "unknown": "UNKNOWN"}[outcome.valid]
+    lines = [f"verdict: {verdict}"]
+    s = r.get("checkers", {}).get("set")
+    if s and "acknowledged_count" in s:
+        lines.append(f"acknowledged {s['acknowledged_count']} of {s['attempt_count']} attempted; "
+                     f"lost {s['lost_count']} (lost rate {s['lost_rate']:.2%}); "
+                     f"unexpected {s['unexpected_count']}, recovered {s['recovered_count']}")
+    lin = r.get("checkers", {}).get("linearizable")
+    if lin:
+        lines.append(f"linearizability: {lin.get('verdict', lin.get('valid'))}"
+                     + (f" ({len(lin.get('failures', []))} keys with violations)" if lin.get("failures") else ""))
+    st = r.get("stats", {})
+    if st.get("ops"):
+        lines.append(f"ops {st['ops']} (ok {st.get('ok')}, fail {st.get('fail')}, info {st.get('info')}), "
+                     f"{st.get('ops_per_s')} ops/s, p50 {st.get('latency_ms', {}).get('p50')} ms")
+    if r.get("error"):
+        lines.append(f"note: {r['error']}")
+    lines.append(f"results: {outcome.run_dir}")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     main()

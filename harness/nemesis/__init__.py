@@ -1,0 +1,23 @@
+"""Nemeses: faults injected while the workload runs, each with an undo.
+
+A fault is one module with a class of this shape, registered in NEMESES by the names the
+CLI accepts (`--nemesis NAME[,NAME...]`):
+
+    fault = NEMESES[name](ctx, name)
+    value = fault.start()   # inject one instance; returns what was done (goes in the history)
+    value = fault.stop()    # undo that instance
+    fault.heal()            # undo every trace of this kind of fault, idempotently: runs at the
+                            # end of every run, on Ctrl-C, SIGTERM and errors
+
+`fault.kind` names its history ops: `start-<kind>` / `stop-<kind>`.
+"""
+
+from __future__ import annotations
+
+from .partition import SHAPES, PartitionFault
+from .schedule import Nemesis, NemesisContext
+
+NEMESES: dict[str, type] = {"partition": PartitionFault}
+NEMESES.update({shape: PartitionFault for shape in SHAPES})
+
+__all__ = ["NEMESES", "Nemesis", "NemesisContext"]

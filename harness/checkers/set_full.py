@@ -1,0 +1,123 @@
+"""The `set` checker: Jepsen's set-full semantics for add-only sets of unique elements.
+
+Per element: attempted (invoked), acknowledged (ok), and present (in the final read from
+the converged primary). An acknowledged element that is absent is *lost*; an element
+present that was never attempted is *unexpected*; one present after a definite `fail` is
+*failed-present* (Redis said it did not apply it). Unlike Jepsen's set-full, duplicates are
+counted: an element that appears more than once across the final read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ..history import NEMESIS, pair_ops
+
+MAX_LISTED = 1000
+
+
+def fault_windows(history: list[dict]) -> list[dict[str, Any]]:
+    """[start, end) windows of each nemesis fault: `start-X` paired with the next `stop-X`."""
+    open_: dict[str, dict] = {}
+    out = []
+    end_time = max((op.get("time", 0) for op in history), default=0)
+    for op in history:
+        if op["process"] != NEMESIS:
+            continue
+        f = op["f"]
+        if f.startswith("start-"):
+            name = f[len("start-"):]
+            open_[name] = {"fault": name, "start": op.get("time", 0), "value": op.get("value")}
+        elif f.startswith("stop-"):
+            w = open_.pop(f[len("stop-"):], None)
+            if w:
+                w["end"] = op.get("time", 0)
+                out.append(w)
+    for w in open_.values():
+        w["end"] = end_time
+        out.append(w)
+    out.sort(key=lambda w: w["start"])
+    return out
+
+
+def _label(w: dict[str, Any], i: int) -> str:
+    shape = w["value"].get("shape") if isinstance(w.get("value"), dict) else None
+    return f"{w['fault']}{' ' + shape if shape else ''} #{i + 1} ({w['start'] / 1e9:.1f}-{w['end'] / 1e9:.1f}s)"
+
+
+def check(history: list[dict], final: dict, spec=None) -> dict[str, Any]:
+    ops = [o for o in pair_ops(history) if o.f == "add"]
+    primary = (final or {}).get("primary") or {}
+    sets = primary.get("sets")
+    if sets is None:
+        return {"valid": "unknown", "error": "no final read of the sets: nothing to compare"}
+
+    present = Counter()
+    key_of: dict[int, str] = {}
+    for key, members in sets.items():
+        for e in members:
+            present[e] += 1
+            key_of[e] = key
+    attempted = {o.invoke_value for o in ops}
+    acked = {o.invoke_value: o for o in ops if o.type == "ok"}
+    failed = {o.invoke_value for o in ops if o.type == "fail"}
+    lost = sorted((acked[e] for e in acked if e not in present), key=lambda o: o.end)
+    recovered = [e for e in present if e in attempted and e not in acked and e not in failed]
+    unexpected = sorted(e for e in present if e not in attempted)
+    failed_present = sorted(e for e in present if e in failed)
+    duplicates = sorted(e for e, c in present.items() if c > 1)
+
+    windows = fault_windows(history)
+    labels = [_label(w, i) for i, w in enumerate(windows)]
+    lost_by_window: Counter = Counter()
+    acked_by_window: Counter = Counter()
+    for o in acked.values():
+        inside = [labels[i] for i, w in enumerate(windows) if w["start"] <= o.end <= w["end"]]
+        for lab in inside or ["no fault"]:
+            acked_by_window[lab] += 1
+    for o in lost:
+        inside = [labels[i] for i, w in enumerate(windows) if w["start"] <= o.end <= w["end"]]
+        for lab in inside or ["no fault"]:
+            lost_by_window[lab] += 1
+
+    n_acked = len(acked)
+    result = {
+        "valid": not (lost or unexpected or failed_present or duplicates),
+        "attempt_count": len(attempted),
+        "acknowledged_count": n_acked,
+        "lost_count": len(lost),
+        "lost_rate": round(len(lost) / n_acked, 6) if n_acked else 0.0,
+        "recovered_count": len(recovered),
+        "unexpected_count": len(unexpected),
+        "failed_present_count": len(failed_present),
+        "duplicate_count": len(duplicates),
+        "fail_count": len(failed),
+        "info_count": sum(1 for o in ops if o.type == "info"),
+        "lost": [{"element": o.invoke_value, "key": o.key, "acknowledged_at": o.end,
+                  "invoked_at": o.start, "node": o.node, "process": o.process}
+                 for o in lost[:MAX_LISTED]],
+        "unexpected": unexpected[:MAX_LISTED],
+        "failed_present": failed_present[:MAX_LISTED],
+        "duplicates": duplicates[:MAX_LISTED],
+        "lost_by_window": dict(lost_by_window),
+        "acknowledged_by_window": dict(acked_by_window),
+        "read_from": primary.get("node"),
+    }
+    if lost:
+        result["first_lost_acknowledged_at"] = lost[0].end
+        result["last_lost_acknowledged_at"] = lost[-1].end
+    nodes = (final or {}).get("nodes") or {}
+    if nodes:
+        result["per_node"] = {name: _node_summary(n, acked) for name, n in nodes.items()}
+    return result
+
+
+def _node_summary(node: dict[str, Any], acked: dict) -> dict[str, Any]:
+    """What one node holds after the run, to show divergence from the primary."""
+    if "error" in node:
+        return {"error": node["error"]}
+    sets = node.get("sets", {})
+    held = {e for members in sets.values() for e in members}
+    missing = sum(1 for e, o in acked.items() if o.key in sets and e not in held)
+    return {"role": node.get("role"), "elements": len(held), "missing_acknowledged": missing}

@@ -1,0 +1,162 @@
+"""How clients reach Redis, and what each reply or error means for the history.
+
+Every worker drives commands through an explicit connection (`Session.call`), so the
+harness knows whether a command was ever sent: an error while *connecting* means Redis
+never saw it (`fail`); an error after sending is uncertain (`info`). redis-py's own retries
+are switched off, because a silent retry would turn one op into two.
+
+Discovery is the realistic one for each topology: Sentinel's `master_for`, `RedisCluster`'s
+slot map, the fixed primary address for `replicated`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from .topology import MASTER_NAME, Topology
+
+# Server errors that prove the command was not applied.
+DEFINITE_FAILURES = ("NOREPLICAS", "READONLY", "CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN",
+                     "MASTERDOWN", "LOADING", "NOSCRIPT", "EXECABORT", "WRONGTYPE", "ERR")
+
+
+class NotSent(Exception):
+    """The command never reached Redis (no connection could be made): the op failed."""
+
+
+class Indeterminate(Exception):
+    """The command may or may not have taken effect (e.g. WAIT saw too few replicas)."""
+
+
+class Failed(Exception):
+    """The command definitely did not take effect, for a workload-level reason."""
+
+
+def no_retry() -> Retry:
+    return Retry(NoBackoff(), 0)
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(completion type, short error text) for an exception raised by an op."""
+    text = f"{type(exc).__name__}: {exc}"[:200]
+    if isinstance(exc, (NotSent, Failed)):
+        return "fail", text
+    if isinstance(exc, redis.ResponseError):
+        code = str(exc).split(" ", 1)[0].upper()
+        if code in DEFINITE_FAILURES:
+            return "fail", str(exc)[:200]
+        return "info", text
+    if isinstance(exc, (redis.exceptions.MasterNotFoundError, redis.exceptions.ClusterDownError,
+                        redis.exceptions.SlotNotCoveredError)):
+        return "fail", text
+    return "info", text
+
+
+@dataclass
+class Reply:
+    value: Any
+    node: str
+
+
+class Session:
+    """One logical process's connection(s) to the deployment."""
+
+    def __init__(self, topo: Topology, timeout: float):
+        self.topo = topo
+        self.timeout = timeout
+        kw = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry(),
+                  decode_responses=True)
+        self._cluster: RedisCluster | None = None
+        self._pool = None
+        if topo.kind == "sentinel":
+            sentinel = Sentinel([(n.ip, 26379) for n in topo.sentinel_nodes],
+                                sentinel_kwargs=dict(socket_timeout=timeout, socket_connect_timeout=timeout,
+                                                     retry=no_retry()), **kw)
+            self._pool = sentinel.master_for(MASTER_NAME, **kw).connection_pool
+        elif topo.kind == "cluster":
+            self._kw = kw
+            self._cluster_kw = kw
+        else:
+            self._pool = redis.ConnectionPool(host=topo.nodes[0].ip, port=6379, **kw)
+
+    def _cluster_client(self) -> RedisCluster:
+        if self._cluster is None:
+            try:
+                self._cluster = RedisCluster(
+                    startup_nodes=[ClusterNode(n.ip, 6379) for n in self.topo.nodes],
+                    cluster_error_retry_attempts=0, require_full_coverage=False, **self._cluster_kw)
+            except (redis.RedisError, OSError) as e:
+                raise NotSent(f"no cluster slot map: {e}") from None
+        return self._cluster
+
+    def _pool_for(self, key: str | None):
+        if self._cluster is not None or self.topo.kind == "cluster":
+            rc = self._cluster_client()
+            try:
+                node = rc.get_node_from_key(key) if key is not None else rc.get_random_node()
+            except redis.RedisError as e:
+                raise NotSent(str(e)) from None
+            if node.redis_connection is None:
+                rc.nodes_manager.create_redis_connections([node])
+            return node.redis_connection.connection_pool
+        return self._pool
+
+    def call(self, key: str | None, *commands: tuple) -> Reply:
+        """Send `commands` in order on one connection (so WAIT follows its write).
+
+        Returns the last reply. Raises NotSent if no connection could be made, a redis-py
+        error otherwise. Cluster MOVED replies refresh the slot map and are retried: MOVED
+        means the command was not applied.
+        """
+        for attempt in range(3):
+            pool = self._pool_for(key)
+            try:
+                conn = pool.get_connection()
+            except (redis.ConnectionError, redis.TimeoutError, OSError,
+                    redis.exceptions.MasterNotFoundError) as e:
+                self._forget_cluster()
+                raise NotSent(f"{type(e).__name__}: {e}") from None
+            node = f"{conn.host}:{conn.port}"
+            try:
+                reply = None
+                for cmd in commands:
+                    conn.send_command(*cmd)
+                    reply = conn.read_response()
+                return Reply(reply, node)
+            except redis.ResponseError as e:
+                if str(e).startswith(("MOVED", "ASK")) and attempt < 2 and self.topo.kind == "cluster":
+                    self._forget_cluster()
+                    continue
+                raise
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+                conn.disconnect()
+                self._forget_cluster()
+                # redis-py's Sentinel connection turns a READONLY reply into this error:
+                # the old primary refused the write, so it definitely did not apply.
+                if "previous master is now a slave" in str(e):
+                    raise Failed(f"READONLY from {node}") from None
+                raise
+            finally:
+                pool.release(conn)
+        raise AssertionError("unreachable")
+
+    def _forget_cluster(self) -> None:
+        # A fresh RedisCluster rediscovers the slot map (as redis-py does after errors).
+        if self._cluster is not None:
+            try:
+                self._cluster.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._cluster = None
+
+    def close(self) -> None:
+        self._forget_cluster()
+        if self._pool is not None:
+            self._pool.disconnect()

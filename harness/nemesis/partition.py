@@ -1,0 +1,159 @@
+"""Network partitions: iptables DROP rules inside the node containers, both directions.
+
+Each node gets two chains of its own, SB_IN and SB_OUT, hooked first into INPUT and
+OUTPUT; a partition fills them, healing flushes them. The harness's clients reach the
+nodes from the bridge gateway (`<subnet>.1`): dropping the gateway on one side is how
+"the clients are cut off with the old primary" (the seed documents' Case II) is made.
+
+A container restart gives it a fresh network namespace without our rules: `reapply()`
+puts the current partition back (the process nemesis calls it after restarts).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..topology import Node, Topology
+
+SHAPES = ("isolate-primary", "isolate-primary-with-clients", "isolate-node", "random-halves",
+          "majorities-ring", "bridge")
+
+SETUP = ("iptables -N SB_IN 2>/dev/null; iptables -N SB_OUT 2>/dev/null; "
+         "iptables -C INPUT -j SB_IN 2>/dev/null || iptables -I INPUT -j SB_IN; "
+         "iptables -C OUTPUT -j SB_OUT 2>/dev/null || iptables -I OUTPUT -j SB_OUT; "
+         "iptables -F SB_IN && iptables -F SB_OUT")
+FLUSH = "iptables -F SB_IN 2>/dev/null; iptables -F SB_OUT 2>/dev/null; true"
+
+
+def pick_primary(topo: Topology, rng) -> Node:
+    """The node to isolate for the primary shapes: the current primary (a random one in
+    Cluster, which has three)."""
+    if topo.kind == "cluster":
+        masters, _ = topo.cluster_shape()
+        addrs = sorted(masters.values())
+        addr = rng.choice(addrs)
+        return topo.node(addr)
+    return topo.primary() or topo.nodes[0]
+
+
+def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], dict[str, Any]]:
+    """node name → addresses it must drop, and a description of the shape for the history."""
+    nodes = list(topo.nodes)
+    names = [n.name for n in nodes]
+    ip = {n.name: n.ip for n in nodes}
+    gw = topo.gateway
+    grudge: dict[str, set[str]] = {n: set() for n in names}
+
+    def cut(a: list[str], b: list[str]) -> None:
+        for x in a:
+            for y in b:
+                grudge[x].add(ip[y])
+                grudge[y].add(ip[x])
+
+    desc: dict[str, Any] = {"shape": shape}
+    if shape in ("isolate-primary", "isolate-primary-with-clients", "isolate-node"):
+        target = (pick_primary(topo, rng) if shape != "isolate-node" else rng.choice(nodes)).name
+        rest = [n for n in names if n != target]
+        cut([target], rest)
+        if shape == "isolate-primary-with-clients":
+            for n in rest:            # the harness stays only with the old primary
+                grudge[n].add(gw)
+            desc["clients_with"] = [target]
+        else:
+            grudge[target].add(gw)    # the harness stays with the majority
+            desc["clients_with"] = rest
+        desc["groups"] = [[target], rest]
+    elif shape == "random-halves":
+        shuffled = names[:]
+        rng.shuffle(shuffled)
+        half = len(shuffled) // 2
+        a, b = sorted(shuffled[:half]), sorted(shuffled[half:])
+        cut(a, b)
+        desc["groups"] = [a, b]
+    elif shape == "bridge" or (shape == "majorities-ring" and len(names) <= 3):
+        # Two halves that cannot talk, and one node that talks to both.
+        shuffled = names[:]
+        rng.shuffle(shuffled)
+        bridge, others = shuffled[0], shuffled[1:]
+        half = len(others) // 2
+        a, b = sorted(others[:half]), sorted(others[half:])
+        cut(a, b)
+        desc.update({"shape": "bridge", "requested": shape, "bridge": bridge, "groups": [a, b]})
+    elif shape == "majorities-ring":
+        ring = names[:]
+        rng.shuffle(ring)
+        n = len(ring)
+        reach = (n - 1) // 2      # each node sees itself and `reach` neighbours each way: a majority
+        for i, x in enumerate(ring):
+            for j, y in enumerate(ring):
+                d = min(abs(i - j), n - abs(i - j))
+                if d > reach:
+                    grudge[x].add(ip[y])
+        desc.update({"ring": ring})
+    else:
+        raise ValueError(f"unknown partition shape {shape}")
+    desc["drops"] = {n: sorted(v) for n, v in grudge.items() if v}
+    return grudge, desc
+
+
+class PartitionFault:
+    kind = "partition"
+
+    def __init__(self, ctx, name: str):
+        self.ctx = ctx
+        self.shapes = SHAPES if name == "partition" else (name,)
+        self.grudge: dict[str, set[str]] = {}
+        self.shape = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"partition {self.shape}" if self.shape else "partition"
+
+    def _apply(self, grudge: dict[str, set[str]]) -> None:
+        topo = self.ctx.topology
+
+        def one(node: Node) -> None:
+            drops = grudge.get(node.name) or set()
+            script = SETUP + "".join(f" && iptables -A SB_IN -s {a} -j DROP && iptables -A SB_OUT -d {a} -j DROP"
+                                     for a in sorted(drops))
+            topo.exec(node, script, check=True)
+
+        with ThreadPoolExecutor(len(topo.nodes)) as pool:
+            list(pool.map(one, topo.nodes))
+
+    def start(self) -> dict[str, Any]:
+        with self._lock:
+            self.shape = self.ctx.rng.choice(self.shapes)
+            self.grudge, desc = grudges_for(self.shape, self.ctx.topology, self.ctx.rng)
+            self._apply(self.grudge)
+            return desc
+
+    def stop(self) -> dict[str, Any]:
+        with self._lock:
+            self.heal()
+            shape, self.shape, self.grudge = self.shape, None, {}
+            return {"shape": shape}
+
+    def reapply(self) -> None:
+        """After a container restart wiped its rules: put the active partition back."""
+        with self._lock:
+            if self.grudge:
+                self._apply(self.grudge)
+
+    def heal(self) -> None:
+        topo = self.ctx.topology
+        with ThreadPoolExecutor(len(topo.nodes)) as pool:
+            list(pool.map(lambda n: topo.exec(n, FLUSH), topo.nodes))
+
+
+def active_rules(topo: Topology) -> dict[str, list[str]]:
+    """Every DROP rule in force, per node (to prove that healing healed)."""
+    out = {}
+    for n in topo.nodes:
+        _, text = topo.exec(n, "iptables -S 2>/dev/null | grep -- '-j DROP' || true")
+        rules = [line for line in text.splitlines() if line.strip()]
+        if rules:
+            out[n.name] = rules
+    return out
