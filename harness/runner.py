@@ -291,6 +291,9 @@ class Run:
         results["healed"] = not problems
         if problems:
             results.setdefault("heal_problems", problems)
+        for key, value in self.nemesis.findings().items():
+            # Lists of {node, start, end} become shaded windows in the report.
+            results.setdefault("windows" if isinstance(value, list) else "nemesis", {})[key] = value
 
     def _snapshot_info(self, path: Path) -> None:
         snap = {}

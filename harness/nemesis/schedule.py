@@ -17,8 +17,11 @@ class NemesisContext:
     history: HistoryWriter
     rng: random.Random
 
-    def record(self, f: str, value: Any) -> None:
-        self.history.append({"process": NEMESIS, "type": "info", "f": f, "value": value})
+    def record(self, f: str, value: Any, time: int | None = None) -> None:
+        op = {"process": NEMESIS, "type": "info", "f": f, "value": value}
+        if time is not None:
+            op["time"] = time
+        self.history.append(op)
 
 
 class Nemesis:
@@ -60,7 +63,9 @@ class Nemesis:
                     self.ctx.record(f"stop-{fault.kind}", fault.stop())
                 elif idle:
                     fault = rng.choice(idle)
-                    self.ctx.record(f"start-{fault.kind}", fault.start())
+                    # The window opens when the fault begins to apply, not when it is done.
+                    began = self.ctx.history.now()
+                    self.ctx.record(f"start-{fault.kind}", fault.start(), time=began)
                     self.active.append(fault)
                 self.current = ", ".join(f.describe() for f in self.active) or "none"
         except BaseException as e:  # noqa: BLE001 - reported by the runner, then healed
@@ -94,3 +99,20 @@ class Nemesis:
                 problems.append(f"heal {fault.kind}: {e}")
         self.ctx.record("heal", {"problems": problems})
         return problems
+
+    def findings(self) -> dict[str, Any]:
+        """What the faults observed (e.g. Sentinel TILT windows), merged into results.json.
+
+        A fault class may define `findings(self) -> dict`; called once per kind after healing.
+        """
+        out: dict[str, Any] = {}
+        seen = set()
+        for fault in self.faults:
+            if type(fault) in seen or not hasattr(fault, "findings"):
+                continue
+            seen.add(type(fault))
+            try:
+                out.update(fault.findings())
+            except Exception as e:  # noqa: BLE001 - findings are informative, never fatal
+                out[f"{fault.kind}_error"] = str(e)
+        return out
