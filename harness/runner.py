@@ -94,7 +94,9 @@ def versions() -> dict[str, str]:
 
 
 class Run:
-    def __init__(self, spec: TestSpec, out=sys.stderr):
+    def __init__(self, spec: TestSpec, out=sys.stderr, topology: Topology | None = None):
+        """`topology`: run against one that is already up (benchmarks); it is then neither
+        started nor removed by the run."""
         if spec.workload not in WORKLOADS:
             raise UsageError(f"unknown workload {spec.workload!r}: choose from {', '.join(WORKLOADS)}")
         from .nemesis import NEMESES
@@ -112,6 +114,7 @@ class Run:
         self._cleaning = False
         self._next_process = spec.concurrency
         self._plock = threading.Lock()
+        self.external = topology
 
     # ------------------------------------------------------------ signals
     def _on_signal(self, signum, frame) -> None:
@@ -194,7 +197,7 @@ class Run:
         spec = self.spec
         run_dir = make_run_dir(spec)
         (run_dir / "logs").mkdir()
-        self.topo = Topology.new(spec.topology, spec.redis_conf, spec.sentinel_conf)
+        self.topo = self.external or Topology.new(spec.topology, spec.redis_conf, spec.sentinel_conf)
         test = spec.to_json()
         test.update({"project": self.topo.project, "host": platform.node(),
                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -205,7 +208,7 @@ class Run:
         final: dict[str, Any] | None = None
         try:
             self.say(f"starting {spec.topology} topology {self.topo.project}")
-            took = self.topo.up(spec.converge_timeout)
+            took = 0.0 if self.external else self.topo.up(spec.converge_timeout)
             self.say(f"healthy in {took:.1f}s: {', '.join(f'{n.name}={n.ip}' for n in self.topo.nodes)}")
             self._snapshot_info(run_dir / "logs" / "info-before.json")
             rng = random.Random(spec.seed)
@@ -336,7 +339,9 @@ class Run:
             pass
         except Exception as e:  # noqa: BLE001
             self.say(f"junit.xml not written: {e}")
-        if not self.spec.keep:
+        if self.external is not None:
+            pass
+        elif not self.spec.keep:
             try:
                 self.topo.down()
             except Exception as e:  # noqa: BLE001
