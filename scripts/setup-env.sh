@@ -87,6 +87,9 @@ elif docker image inspect splitbrain-node:latest >/dev/null 2>&1 \
      && [ "$(docker image inspect -f '{{ index .Config.Labels "io.splitbrain.context" }}' splitbrain-node:latest)" = "$("$venv/bin/python" -c 'from harness.image import context_digest; print(context_digest())')" ]; then
   done_step "up to date"
 else
+  if ! docker image inspect splitbrain-base:bookworm >/dev/null 2>&1 && ! command -v debootstrap >/dev/null; then
+    apt_install debootstrap
+  fi
   "$venv/bin/splitbrain" image build --quiet
   done_step "built"
 fi
