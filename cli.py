@@ -176,6 +176,31 @@ def run(**o) -> None:
     sys.exit(outcome.exit_code)
 
 
+@main.command()
+@click.argument("history", type=click.Path(dir_okay=False))
+@click.option("--model", default="register", show_default=True, help="register or kv.")
+@click.option("--time-limit", default=60.0, show_default=True, help="Seconds before the verdict is unknown.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+def check(history: str, model: str, time_limit: float, as_json: bool) -> None:
+    """Check a JSONL history for linearizability (exit 0 valid, 1 not, 4 unknown)."""
+    import json
+    from harness.checkers.linearizable import check_file
+    from harness.checkers.models import MODELS
+    from harness.errors import UsageError
+    if model not in MODELS:
+        raise UsageError(f"unknown model {model!r}: choose from {', '.join(MODELS)}")
+    r = check_file(history, model, time_limit)
+    if as_json:
+        click.echo(json.dumps(r, indent=2, default=str))
+    else:
+        click.echo(f"{r['verdict']}: {r.get('keys_checked')} keys, {r.get('ops_checked')} ops, {r.get('time_s')}s")
+        for fail in r.get("failures", []):
+            click.echo(f"  key {fail['key']!r}: linearizable prefix of {len(fail['prefix'])} ops, then")
+            for u in fail["unplaceable"]:
+                click.echo(f"    op {u['index']} (process {u['process']}, {u['f']} {u['value']!r}): {u['reason']}")
+    sys.exit({True: 0, False: 1}.get(r["valid"], 4))
+
+
 def summary(outcome) -> str:
     r = outcome.results
     verdict = {True: "VALID", False: "INVALID", "unknown": "UNKNOWN"}[outcome.valid]

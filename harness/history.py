@@ -108,7 +108,7 @@ def iter_history(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                op = json.loads(line)
+                op = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as e:
                 raise HistoryError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
             _check_op(op, where)
