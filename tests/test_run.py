@@ -73,3 +73,24 @@ def test_ctrl_c_mid_partition_heals_records_and_tears_down(tmp_path):
     ops = read_history(history)  # readable, and the heal is in it
     assert any(o["f"] == "heal" for o in ops if o["process"] == "nemesis")
     assert project_objects(project) == []
+
+
+def test_register_without_faults_is_linearizable(tmp_path):
+    res = run_cli("run", "-t", "sentinel", "-w", "register", "--time-limit", "15", "--seed", "5",
+                  "--results-dir", str(tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    lin = json.loads((latest_run(tmp_path) / "results.json").read_text())["checkers"]["linearizable"]
+    assert lin["verdict"] == "linearizable" and lin["keys_checked"] > 10
+
+
+def test_register_case_ii_is_not_linearizable(tmp_path):
+    # 50 s: the old primary is demoted 10-15 s after healing; only then do clients read
+    # from the new primary, which never saw the writes the old one acknowledged.
+    res = run_cli("run", "-t", "sentinel", "-w", "register", "-n", "isolate-primary-with-clients",
+                  "--nemesis-interval", "10", "--time-limit", "50", "--seed", "2",
+                  "--results-dir", str(tmp_path))
+    assert res.returncode == 1, res.stdout + res.stderr
+    lin = json.loads((latest_run(tmp_path) / "results.json").read_text())["checkers"]["linearizable"]
+    assert lin["verdict"] == "not-linearizable"
+    failure = lin["failures"][0]
+    assert failure["unplaceable"] and failure["prefix"] and failure["window"]
