@@ -11,6 +11,8 @@ slot map, the fixed primary address for `replicated`.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from .topology import MASTER_NAME, Topology
 
@@ -53,7 +55,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
         if code in DEFINITE_FAILURES:
             return "fail", str(exc)[:200]
         return "info", text
-    if isinstance(exc, (redis.exceptions.MasterNotFoundError, redis.exceptions.ClusterDownError,
+    if isinstance(exc, (MasterNotFoundError, redis.exceptions.ClusterDownError,
                         redis.exceptions.SlotNotCoveredError)):
         return "fail", text
     return "info", text
@@ -65,6 +67,61 @@ class Reply:
     node: str
 
 
+class ClusterRouter:
+    """One slot map per topology, shared by every session (as one application shares its
+    RedisCluster): built once, refreshed after MOVED or connection errors, at most once a
+    second, by whichever worker notices first; the others keep routing on the old map."""
+
+    _routers: dict[str, "ClusterRouter"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, topo: Topology, kw: dict):
+        self.topo, self.kw = topo, kw
+        self.rc: RedisCluster | None = None
+        self.refreshed = 0.0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def for_topology(cls, topo: Topology, kw: dict) -> "ClusterRouter":
+        with cls._lock:
+            r = cls._routers.get(topo.project)
+            if r is None:
+                r = cls._routers[topo.project] = cls(topo, kw)
+            return r
+
+    def pool_for(self, key: str | None):
+        with self.lock:
+            if self.rc is None:
+                try:
+                    self.rc = RedisCluster(
+                        startup_nodes=[ClusterNode(n.ip, 6379) for n in self.topo.nodes],
+                        cluster_error_retry_attempts=0, require_full_coverage=False, **self.kw)
+                except (redis.RedisError, redis.exceptions.RedisClusterException, OSError) as e:
+                    raise NotSent(f"no cluster slot map: {e}") from None
+                self.refreshed = time.monotonic()
+            rc = self.rc
+        try:
+            node = rc.get_node_from_key(key) if key is not None else rc.get_random_node()
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
+            self.refresh()
+            raise NotSent(str(e)) from None
+        if node.redis_connection is None:
+            rc.nodes_manager.create_redis_connections([node])
+        return node.redis_connection.connection_pool
+
+    def refresh(self) -> None:
+        if time.monotonic() - self.refreshed < 1.0 or not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self.rc is not None:
+                self.rc.nodes_manager.initialize()
+        except Exception:  # noqa: BLE001 - keep routing on the old map
+            pass
+        finally:
+            self.refreshed = time.monotonic()
+            self.lock.release()
+
+
 class Session:
     """One logical process's connection(s) to the deployment."""
 
@@ -73,7 +130,7 @@ class Session:
         self.timeout = timeout
         kw = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry(),
                   decode_responses=True)
-        self._cluster: RedisCluster | None = None
+        self._router: ClusterRouter | None = None
         self._pool = None
         if topo.kind == "sentinel":
             sentinel = Sentinel([(n.ip, 26379) for n in topo.sentinel_nodes],
@@ -81,32 +138,12 @@ class Session:
                                                      retry=no_retry()), **kw)
             self._pool = sentinel.master_for(MASTER_NAME, **kw).connection_pool
         elif topo.kind == "cluster":
-            self._kw = kw
-            self._cluster_kw = kw
+            self._router = ClusterRouter.for_topology(topo, kw)
         else:
             self._pool = redis.ConnectionPool(host=topo.nodes[0].ip, port=6379, **kw)
 
-    def _cluster_client(self) -> RedisCluster:
-        if self._cluster is None:
-            try:
-                self._cluster = RedisCluster(
-                    startup_nodes=[ClusterNode(n.ip, 6379) for n in self.topo.nodes],
-                    cluster_error_retry_attempts=0, require_full_coverage=False, **self._cluster_kw)
-            except (redis.RedisError, OSError) as e:
-                raise NotSent(f"no cluster slot map: {e}") from None
-        return self._cluster
-
     def _pool_for(self, key: str | None):
-        if self._cluster is not None or self.topo.kind == "cluster":
-            rc = self._cluster_client()
-            try:
-                node = rc.get_node_from_key(key) if key is not None else rc.get_random_node()
-            except redis.RedisError as e:
-                raise NotSent(str(e)) from None
-            if node.redis_connection is None:
-                rc.nodes_manager.create_redis_connections([node])
-            return node.redis_connection.connection_pool
-        return self._pool
+        return self._router.pool_for(key) if self._router else self._pool
 
     def call(self, key: str | None, *commands: tuple) -> Reply:
         """Send `commands` in order on one connection (so WAIT follows its write).
@@ -119,9 +156,8 @@ class Session:
             pool = self._pool_for(key)
             try:
                 conn = pool.get_connection()
-            except (redis.ConnectionError, redis.TimeoutError, OSError,
-                    redis.exceptions.MasterNotFoundError) as e:
-                self._forget_cluster()
+            except (redis.ConnectionError, redis.TimeoutError, OSError, MasterNotFoundError) as e:
+                self._refresh()
                 raise NotSent(f"{type(e).__name__}: {e}") from None
             node = f"{conn.host}:{conn.port}"
             try:
@@ -131,13 +167,14 @@ class Session:
                     reply = conn.read_response()
                 return Reply(reply, node)
             except redis.ResponseError as e:
-                if str(e).startswith(("MOVED", "ASK")) and attempt < 2 and self.topo.kind == "cluster":
-                    self._forget_cluster()
+                if str(e).startswith(("MOVED", "ASK")) and attempt < 2 and self._router:
+                    self._router.refreshed = 0.0
+                    self._refresh()
                     continue
                 raise
             except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
                 conn.disconnect()
-                self._forget_cluster()
+                self._refresh()
                 # redis-py's Sentinel connection turns a READONLY reply into this error:
                 # the old primary refused the write, so it definitely did not apply.
                 if "previous master is now a slave" in str(e):
@@ -147,16 +184,10 @@ class Session:
                 pool.release(conn)
         raise AssertionError("unreachable")
 
-    def _forget_cluster(self) -> None:
-        # A fresh RedisCluster rediscovers the slot map (as redis-py does after errors).
-        if self._cluster is not None:
-            try:
-                self._cluster.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._cluster = None
+    def _refresh(self) -> None:
+        if self._router:
+            self._router.refresh()
 
     def close(self) -> None:
-        self._forget_cluster()
         if self._pool is not None:
             self._pool.disconnect()

@@ -153,7 +153,10 @@ class Run:
                 done = {"process": process, "type": "ok", "f": op["f"], "key": op["key"],
                         "value": value, "node": node}
             except Exception as e:  # noqa: BLE001 - every outcome goes into the history
-                kind, err = classify(e)
+                try:
+                    kind, err = classify(e)
+                except Exception:  # noqa: BLE001 - never lose a worker to a classifier bug
+                    kind, err = "info", f"{type(e).__name__}: {e}"
                 done = {"process": process, "type": kind, "f": op["f"], "key": op["key"],
                         "value": op["value"], "error": err}
             history.append(done)
