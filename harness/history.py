@@ -110,6 +110,11 @@ def iter_history(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
             try:
                 op = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as e:
+                if not line.endswith("\n"):
+                    # Only a file's last line can lack its newline: a harness killed mid-write
+                    # cut it. Everything before it is intact (ARCHITECTURE.md: a crash loses at
+                    # most the tail, never the file).
+                    return
                 raise HistoryError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
             _check_op(op, where)
             process = op["process"]
