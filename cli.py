@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from harness.compare import fail_on_option, run_exit_code
 from harness.errors import SplitbrainError
 
 
@@ -167,13 +168,14 @@ def spec_from_options(argv: list[str], **o):
 @run_options
 @click.option("--name", default="", help="Test name (results/<name>/...); default from the options.")
 @click.option("--keep", is_flag=True, help="Leave the topology running afterwards.")
+@fail_on_option
 def run(**o) -> None:
     """Run one test: workload + faults on a real topology, then check the history."""
     from harness.runner import Run
     spec = spec_from_options(["splitbrain", "run", *sys.argv[2:]], **o)
     outcome = Run(spec).execute()
     click.echo(summary(outcome))
-    sys.exit(outcome.exit_code)
+    sys.exit(run_exit_code(outcome, o["fail_on"]))
 
 
 @main.command()
@@ -222,6 +224,27 @@ def summary(outcome) -> str:
         lines.append(f"note: {r['error']}")
     lines.append(f"results: {outcome.run_dir}")
     return "\n".join(lines)
+
+
+from harness.compare import compare_command  # noqa: E402  (needs run_options above)
+from harness.serve import serve_command  # noqa: E402
+
+main.add_command(compare_command)
+main.add_command(serve_command)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def report(run_dir: str) -> None:
+    """Rebuild RUN_DIR/report.html (and junit.xml) from its history and results."""
+    import json
+    from pathlib import Path
+    from harness.junit import write_junit
+    from harness.report import build_report
+    d = Path(run_dir)
+    if (d / "results.json").exists():
+        write_junit(d, json.loads((d / "results.json").read_text()))
+    click.echo(build_report(d))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,15 @@ from redis.sentinel import MasterNotFoundError, Sentinel
 
 from .topology import MASTER_NAME, Topology
 
-# Server errors that prove the command was not applied.
-DEFINITE_FAILURES = ("NOREPLICAS", "READONLY", "CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN",
-                     "MASTERDOWN", "LOADING", "NOSCRIPT", "EXECABORT", "WRONGTYPE", "ERR")
+E = redis.exceptions
+# Replies that prove the command was not applied. redis-py maps most of them to classes and
+# strips the code from the message (a MovedError's text is "3999 10.0.0.1:6379"), so they
+# are recognised by class; the rest (NOREPLICAS, ...) by the code that starts the message.
+DEFINITE_FAILURE_CLASSES = (E.MovedError, E.AskError, E.TryAgainError, E.ClusterDownError,
+                            E.ReadOnlyError, E.NoScriptError, E.ExecAbortError, E.BusyLoadingError,
+                            E.ClusterCrossSlotError, E.NoPermissionError, E.OutOfMemoryError)
+DEFINITE_FAILURE_CODES = ("NOREPLICAS", "READONLY", "CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN",
+                          "MASTERDOWN", "LOADING", "NOSCRIPT", "EXECABORT", "WRONGTYPE", "ERR", "OOM")
 
 
 class NotSent(Exception):
@@ -48,13 +54,11 @@ def no_retry() -> Retry:
 def classify(exc: BaseException) -> tuple[str, str]:
     """(completion type, short error text) for an exception raised by an op."""
     text = f"{type(exc).__name__}: {exc}"[:200]
-    if isinstance(exc, (NotSent, Failed)):
+    if isinstance(exc, (NotSent, Failed, *DEFINITE_FAILURE_CLASSES)):
         return "fail", text
     if isinstance(exc, redis.ResponseError):
         code = str(exc).split(" ", 1)[0].upper()
-        if code in DEFINITE_FAILURES:
-            return "fail", str(exc)[:200]
-        return "info", text
+        return ("fail" if code in DEFINITE_FAILURE_CODES else "info"), text
     if isinstance(exc, (MasterNotFoundError, redis.exceptions.ClusterDownError,
                         redis.exceptions.SlotNotCoveredError)):
         return "fail", text
@@ -167,7 +171,7 @@ class Session:
                     reply = conn.read_response()
                 return Reply(reply, node)
             except redis.ResponseError as e:
-                if str(e).startswith(("MOVED", "ASK")) and attempt < 2 and self._router:
+                if isinstance(e, (E.MovedError, E.AskError)) and attempt < 2 and self._router:
                     self._router.refreshed = 0.0
                     self._refresh()
                     continue

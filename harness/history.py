@@ -8,6 +8,8 @@ Ops are plain dicts. A history file is written by one `HistoryWriter` while a ru
 from __future__ import annotations
 
 import json
+
+import orjson
 import os
 import threading
 import time
@@ -98,41 +100,50 @@ def iter_history(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     """
     name = os.path.basename(os.fspath(path))
     pending: dict[Any, str] = {}
+    types = set(OP_TYPES)
     try:
-        fh = open(path, encoding="utf-8")
+        fh = open(path, "rb")
     except OSError as e:
         raise HistoryError(f"{path}: cannot read history: {e.strerror or e}") from None
     with fh:
         for lineno, line in enumerate(fh, 1):
-            where = f"{name} line {lineno}"
-            if not line.strip():
-                continue
             try:
-                op = json.loads(line.rstrip("\r\n"))
-            except json.JSONDecodeError as e:
-                if not line.endswith("\n"):
+                op = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                if not line.strip():
+                    continue
+                if not line.endswith(b"\n"):
                     # Only a file's last line can lack its newline: a harness killed mid-write
                     # cut it. Everything before it is intact (ARCHITECTURE.md: a crash loses at
                     # most the tail, never the file).
                     return
-                raise HistoryError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            _check_op(op, where)
-            process = op["process"]
-            if process != NEMESIS:
-                if op["type"] == "invoke":
-                    if process in pending:
-                        raise HistoryError(
-                            f"{where}: process {process} invokes {op['f']!r} while its "
-                            f"{pending[process]!r} is still open")
-                    pending[process] = op["f"]
-                else:
-                    f = pending.pop(process, None)
-                    if f is None:
-                        raise HistoryError(
-                            f"{where}: {op['type']} for process {process} with no open invoke")
-                    if f != op["f"]:
-                        raise HistoryError(
-                            f"{where}: process {process} completes {op['f']!r} but invoked {f!r}")
+                raise HistoryError(f"{name} line {lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+            # The common case is checked inline; _check_op explains what is wrong.
+            if type(op) is not dict or op.get("type") not in types or type(op.get("f")) is not str:
+                _check_op(op, f"{name} line {lineno}")
+            process = op.get("process")
+            if type(process) is not int:
+                _check_op(op, f"{name} line {lineno}")
+                if process == NEMESIS:
+                    yield op
+                    continue
+            t = op.get("time")
+            if t is not None and type(t) is not int:
+                _check_op(op, f"{name} line {lineno}")
+            if op["type"] == "invoke":
+                if process in pending:
+                    raise HistoryError(
+                        f"{name} line {lineno}: process {process} invokes {op['f']!r} while its "
+                        f"{pending[process]!r} is still open")
+                pending[process] = op["f"]
+            else:
+                f = pending.pop(process, None)
+                if f is None:
+                    raise HistoryError(
+                        f"{name} line {lineno}: {op['type']} for process {process} with no open invoke")
+                if f != op["f"]:
+                    raise HistoryError(
+                        f"{name} line {lineno}: process {process} completes {op['f']!r} but invoked {f!r}")
             yield op
 
 

@@ -340,7 +340,15 @@ class Topology:
 
     def cluster_shape(self) -> tuple[dict[str, str], dict[str, list[str]]]:
         """(primary id → address, primary id → replica addresses) from CLUSTER NODES."""
-        text = self.redis(self.nodes[0]).execute_command("CLUSTER", "NODES")
+        text, last = None, None
+        for n in self.nodes:  # any node that answers: one may be killed, paused or cut off
+            try:
+                text = self.redis(n).execute_command("CLUSTER", "NODES")
+                break
+            except (redis.RedisError, OSError) as e:
+                last = e
+        if text is None:
+            raise EnvironmentProblem(f"no cluster node answers CLUSTER NODES: {last}")
         if isinstance(text, dict):  # redis-py may parse it
             lines = [f"{v['node_id']} {k} {v['flags']} {v['master_id']}" for k, v in text.items()]
         else:

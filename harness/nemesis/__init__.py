@@ -14,10 +14,17 @@ CLI accepts (`--nemesis NAME[,NAME...]`):
 
 from __future__ import annotations
 
+from .clock import ClockFault
+from .failover import FailoverFault
 from .partition import SHAPES, PartitionFault
+from .process import NAMES as PROCESS_NAMES, ProcessFault, RestartFastFault
 from .schedule import Nemesis, NemesisContext
 
 NEMESES: dict[str, type] = {"partition": PartitionFault}
 NEMESES.update({shape: PartitionFault for shape in SHAPES})
+NEMESES.update({name: ClockFault for name in ("clock", "clock-bump", "clock-strobe", "clock-reset")})
+NEMESES.update({name: ProcessFault for name in PROCESS_NAMES if name != "restart-fast"})
+NEMESES["restart-fast"] = RestartFastFault
+NEMESES["failover"] = FailoverFault
 
 __all__ = ["NEMESES", "Nemesis", "NemesisContext"]

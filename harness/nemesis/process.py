@@ -1,0 +1,280 @@
+"""Process faults: SIGKILL + restart, SIGSTOP/SIGCONT, and the fast restart of a primary.
+
+Names accepted by `--nemesis` (ACTION[-TARGET]):
+
+    kill-primary   kill-random   kill-minority   kill-all     SIGKILL redis-server on the
+                                                               target(s); stop() starts it again
+    pause-primary  pause-random  pause-minority  pause-all    SIGSTOP redis-server; stop() SIGCONTs
+    kill, pause    a random target (primary, random, minority, all) at each start
+    restart-fast   SIGKILL the primary's redis-server and start it again at once, before
+                   Sentinel (down-after-milliseconds) or the Cluster (node timeout) notices:
+                   without persistence it comes back empty and its replicas resync from it
+                   and delete everything (the seed documents' BP.4). A single event: stop()
+                   does nothing.
+
+Targets: `primary` is the Sentinel-elected primary (Sentinel), n1 (replicated), or one of the
+three primaries at random (Cluster); `random` is one node; `minority` is a random ⌊(n−1)/2⌋
+nodes (1 of 3, 2 of 6); `all` is every node. The fault acts on redis-server only; Sentinels
+stay up. The delay between kill and restart (or pause and resume) is the schedule's
+`--nemesis-interval`.
+
+Redis is restarted *inside* the running container (`sb-node start redis`), never by
+restarting the container: active partitions (iptables rules live in the container's
+network namespace) and clock offsets (the libfaketime file) stay in force.
+
+heal() makes sure, on every node, that no redis process is stopped (state T) and that
+redis-server (and redis-sentinel where the topology has one) runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+
+from ..topology import Node, Topology
+
+TARGETS = ("primary", "random", "minority", "all")
+ACTIONS = ("kill", "pause")
+NAMES = tuple(ACTIONS) + tuple(f"{a}-{t}" for a in ACTIONS for t in TARGETS) + ("restart-fast",)
+
+# Wake every stopped redis process, then start whichever of redis-server / redis-sentinel
+# is missing. Prints what it did, one word per action, and then "state: ..." for checking.
+HEAL_SCRIPT = r"""
+for pid in $(ps -eo pid=,stat=,comm= | awk '$2 ~ /^T/ && $3 ~ /^redis-/ {print $1}'); do
+  kill -CONT "$pid" 2>/dev/null && echo "cont:$pid"
+done
+pgrep -x redis-server >/dev/null || { sb-node start redis >/dev/null 2>&1 && echo "start:redis" || echo "failed:redis"; }
+if [ "${SB_SENTINEL:-0}" = 1 ]; then
+  pgrep -x redis-sentinel >/dev/null || { sb-node start sentinel >/dev/null 2>&1 && echo "start:sentinel" || echo "failed:sentinel"; }
+fi
+echo "state: $(ps -eo stat=,comm= | awk '$2 ~ /^redis-/ {print $2 "=" $1}' | tr '\n' ' ')"
+"""
+
+
+def run_on_all(topo: Topology, nodes: list[Node], fn) -> list[Any]:
+    """fn(node) on each node in parallel, results in order."""
+    if not nodes:
+        return []
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        return list(pool.map(fn, nodes))
+
+
+def redis_call(topo: Topology, node: Node, *args: Any, port: int = 6379, timeout: float = 0.5) -> Any:
+    """One command to a node: over the network, or (partitioned from the harness) with
+    redis-cli inside the node. Raises RuntimeError if neither works."""
+    try:
+        r = topo.redis(node, port=port, timeout=timeout)
+        try:
+            return r.execute_command(*args)
+        finally:
+            r.close()
+    except (redis.RedisError, OSError) as e:
+        net_err = e
+    cmd = ["timeout", "2", "redis-cli", "-p", str(port), *[str(a) for a in args]]
+    rc, out = topo.exec(node, cmd)
+    if rc != 0 or out.startswith(("ERR", "Could not connect")) or not out.strip():
+        raise RuntimeError(f"{node.name}: {' '.join(map(str, args))}: {type(net_err).__name__}: {net_err}; "
+                           f"in node: {out.strip()[:200]}")
+    return out.strip()
+
+
+def pick_targets(topo: Topology, rng, target: str) -> list[Node]:
+    nodes = list(topo.nodes)
+    if target == "primary":
+        return [current_primary(topo, rng)]
+    if target == "random":
+        return [rng.choice(nodes)]
+    if target == "minority":
+        return sorted(rng.sample(nodes, max(1, (len(nodes) - 1) // 2)), key=lambda n: n.name)
+    if target == "all":
+        return nodes
+    raise ValueError(f"unknown target {target}")
+
+
+def current_primary(topo: Topology, rng) -> Node:
+    """The node to hit for `primary`: Sentinel's primary, n1 (replicated), or a random one of
+    the Cluster's primaries (asked of any node that answers, since some may be down)."""
+    if topo.kind == "cluster":
+        masters, _ = cluster_shape(topo)
+        if masters:
+            return topo.node(rng.choice(sorted(masters.values())))
+        return rng.choice(list(topo.nodes))
+    return topo.primary() or topo.nodes[0]
+
+
+def cluster_shape(topo: Topology) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(primary id → address, primary id → replica addresses) from the first node that
+    answers CLUSTER NODES (over the network or inside the node); empty if none does."""
+    for node in topo.nodes:
+        try:
+            text = redis_call(topo, node, "CLUSTER", "NODES", timeout=0.5)
+        except Exception:  # noqa: BLE001 - killed, paused or unreachable: ask the next
+            continue
+        if isinstance(text, dict):
+            lines = [f"{v['node_id']} {k} {v['flags']} {v['master_id']}" for k, v in text.items()]
+        else:
+            lines = str(text).strip().splitlines()
+        masters: dict[str, str] = {}
+        replicas_of: dict[str, list[str]] = {}
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            node_id, addr, flags, master = parts[0], parts[1].split("@")[0], parts[2], parts[3]
+            if "fail" in flags or "noaddr" in flags:
+                continue
+            if "master" in flags:
+                masters[node_id] = addr
+            elif "slave" in flags:
+                replicas_of.setdefault(master, []).append(addr)
+        return masters, replicas_of
+    return {}, {}
+
+
+def wait_ping(topo: Topology, node: Node, timeout: float = 10.0) -> float | None:
+    """Seconds until the node's Redis answers PING (LOADING counts as up), None if never."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            r = topo.redis(node, timeout=0.3)
+            try:
+                r.ping()
+            finally:
+                r.close()
+            return time.monotonic() - t0
+        except redis.ResponseError:
+            return time.monotonic() - t0
+        except (redis.RedisError, OSError):
+            # Maybe partitioned from the harness: ask inside the node.
+            rc, out = topo.exec(node, ["timeout", "1", "redis-cli", "ping"])
+            if "PONG" in out or "LOADING" in out:
+                return time.monotonic() - t0
+            time.sleep(0.05)
+    return None
+
+
+def heal_processes(topo: Topology) -> list[str]:
+    """Resume stopped and start missing Redis processes on every node. Returns what was done;
+    raises RuntimeError if a node still has a stopped or missing process afterwards."""
+    def one(node: Node) -> tuple[str, list[str]]:
+        rc, out = topo.exec(node, ["sh", "-c", HEAL_SCRIPT])
+        return node.name, out.split()
+
+    done, bad = [], []
+    for name, words in run_on_all(topo, list(topo.nodes), one):
+        done += [f"{name}:{w}" for w in words if w.startswith(("cont:", "start:", "failed:"))]
+        bad += [f"{name}:{w}" for w in words if w.startswith("failed:")]
+    for name, problem in process_problems(topo).items():
+        bad.append(f"{name}: {problem}")
+    if bad:
+        raise RuntimeError("processes not healed: " + ", ".join(bad))
+    return done
+
+
+def process_problems(topo: Topology) -> dict[str, str]:
+    """node → what is wrong with its Redis processes (stopped or missing); empty if none."""
+    def one(node: Node) -> tuple[str, str]:
+        _, out = topo.exec(node, ["sh", "-c", "ps -eo stat=,comm= | awk '$2 ~ /^redis-/ {print $2, $1}'"])
+        procs = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+        want = ["redis-server"] + (["redis-sentinel"] if topo.kind == "sentinel" else [])
+        issues = [f"{p} not running" for p in want if p not in procs]
+        issues += [f"{p} stopped ({s})" for p, s in procs.items() if s.startswith("T")]
+        return node.name, "; ".join(issues)
+
+    return {name: msg for name, msg in run_on_all(topo, list(topo.nodes), one) if msg}
+
+
+class ProcessFault:
+    """kill / pause of redis-server on a target; see the module docstring for names."""
+
+    def __init__(self, ctx, name: str):
+        self.ctx = ctx
+        self.name = name
+        action, _, target = name.partition("-")
+        self.action = action                          # kill | pause
+        self.kind = action
+        self.targets = (target,) if target else TARGETS
+        self.victims: list[Node] = []
+        self.target = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        if not self.victims:
+            return self.action
+        return f"{self.action} {self.target} ({','.join(n.name for n in self.victims)})"
+
+    def start(self) -> dict[str, Any]:
+        topo = self.ctx.topology
+        with self._lock:
+            self.target = self.ctx.rng.choice(self.targets)
+            self.victims = pick_targets(topo, self.ctx.rng, self.target)
+            sig = "KILL" if self.action == "kill" else "STOP"
+            results = run_on_all(topo, self.victims,
+                                 lambda n: topo.exec(n, ["sb-node", "signal", "redis", sig]))
+            desc: dict[str, Any] = {"target": self.target, "nodes": [n.name for n in self.victims],
+                                    "signal": f"SIG{sig}"}
+            errors = {n.name: out.strip() for n, (rc, out) in zip(self.victims, results) if rc != 0}
+            if errors:
+                desc["errors"] = errors
+            return desc
+
+    def stop(self) -> dict[str, Any]:
+        topo = self.ctx.topology
+        with self._lock:
+            victims, self.victims = self.victims, []
+            if not victims:
+                return {"nodes": []}
+            if self.action == "kill":
+                results = run_on_all(topo, victims, lambda n: topo.exec(n, ["sb-node", "start", "redis"]))
+                up = run_on_all(topo, victims, lambda n: wait_ping(topo, n, 5.0))
+                desc: dict[str, Any] = {"nodes": [n.name for n in victims], "restarted": True,
+                                        "answering_after_s": {n.name: None if s is None else round(s, 3)
+                                                              for n, s in zip(victims, up)}}
+            else:
+                results = run_on_all(topo, victims, lambda n: topo.exec(n, ["sb-node", "signal", "redis", "CONT"]))
+                desc = {"nodes": [n.name for n in victims], "signal": "SIGCONT"}
+            errors = {n.name: out.strip() for n, (rc, out) in zip(victims, results) if rc != 0}
+            if errors:
+                desc["errors"] = errors
+            return desc
+
+    def heal(self) -> None:
+        with self._lock:
+            self.victims = []
+        heal_processes(self.ctx.topology)
+
+
+class RestartFastFault:
+    """SIGKILL the primary's redis-server and start it again at once (single event)."""
+
+    kind = "restart-fast"
+
+    def __init__(self, ctx, name: str):
+        self.ctx = ctx
+        self.last: str | None = None
+
+    def describe(self) -> str:
+        return f"restart-fast {self.last}" if self.last else "restart-fast"
+
+    def start(self) -> dict[str, Any]:
+        topo = self.ctx.topology
+        node = current_primary(topo, self.ctx.rng)
+        self.last = node.name
+        t0 = time.monotonic()
+        rc, out = topo.exec(node, "sb-node signal redis KILL; sb-node start redis")
+        up = wait_ping(topo, node, 5.0)
+        desc: dict[str, Any] = {"target": "primary", "nodes": [node.name],
+                                "down_s": None if up is None else round(time.monotonic() - t0, 3)}
+        if rc != 0:
+            desc["error"] = out.strip()[-300:]
+        return desc
+
+    def stop(self) -> dict[str, Any]:
+        return {"nodes": [self.last] if self.last else []}
+
+    def heal(self) -> None:
+        heal_processes(self.ctx.topology)

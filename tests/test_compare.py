@@ -1,0 +1,238 @@
+"""`splitbrain compare`: --vary parsing, the matrix, the table from synthetic runs (--from),
+exit codes; one short Docker test of the real thing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from harness.compare import (apply_cell, build_cells, compare_command, exit_code_for, parse_vary,
+                             run_argv, run_facts)
+from harness.spec import TestSpec as Spec
+
+main.add_command(compare_command)
+
+XSS = "<script>alert(1)</script>"
+
+
+def fake_run(root: Path, name: str, seed: int, *, redis_conf=None, wait=None, lost=0, acked=1000,
+             availability=0.9, valid=None, results=True, error=None, started="2026-11-22T10:00:00+00:00",
+             p50=1.0, p99=9.0, failover=None) -> Path:
+    d = root / name / f"2026112{seed % 10}T1000{seed % 60:02d}.000Z"
+    d.mkdir(parents=True)
+    test = Spec(topology="sentinel", nemesis=["isolate-primary-with-clients"], time_limit=30,
+                    redis_conf=redis_conf or {}, wait=wait, seed=seed, name=name).to_json()
+    test.update(project=f"splitbrain-sentinel-{seed}", host="h", started=started, run_dir=str(d))
+    (d / "test.json").write_text(json.dumps(test))
+    if results:
+        v = (lost == 0) if valid is None else valid
+        stats = {"ops": acked + 10, "ok": acked, "latency_ms": {"p50": p50, "p99": p99},
+                 "availability": 0.95, "availability_during_faults": availability}
+        if failover is not None:
+            stats["failover_s"] = failover
+        r = {"valid": v, "checkers": {"set": {"valid": lost == 0, "attempt_count": acked + 10,
+                                              "acknowledged_count": acked, "lost_count": lost,
+                                              "lost_rate": lost / acked}},
+             "stats": stats}
+        if error:
+            r["error"] = error
+        (d / "results.json").write_text(json.dumps(r))
+        (d / "report.html").write_text("<html>report</html>")
+    return d
+
+
+def matrix(root: Path) -> Path:
+    for i, lost in enumerate([100, 300, 200]):
+        fake_run(root, "c1-default", 1000 + i, lost=lost, availability=1.0, started=f"2026-11-22T10:0{i}:00+00:00")
+    for i in range(3):
+        fake_run(root, "c2-min-replicas-to-write.1+min-replicas-max-lag.5", 1000 + i, lost=0 if i else 10,
+                 availability=0.5, redis_conf={"min-replicas-to-write": "1", "min-replicas-max-lag": "5"},
+                 started=f"2026-11-22T10:0{i}:30+00:00", failover=4.0)
+    for i in range(3):
+        fake_run(root, "c3-wait.1.100", 1000 + i, wait=(1, 100), lost=0, started=f"2026-11-22T10:0{i}:40+00:00")
+    return root
+
+
+# ----------------------------------------------------------------- --vary
+
+def test_vary_comma_values():
+    alts = parse_vary("appendfsync=everysec,always")
+    assert [[(s.kind, s.key, s.value) for s in a] for a in alts] == [
+        [("redis", "appendfsync", "everysec")], [("redis", "appendfsync", "always")]]
+    alts = parse_vary("wait=0:0,1:100")
+    assert [a[0].value for a in alts] == [None, (1, 100)]
+    assert [a[0].label for a in alts] == ["wait=0:0", "wait=1:100"]
+    assert parse_vary("concurrency=5,20")[1][0].value == 20
+    assert parse_vary("time-limit=5")[0][0].key == "time_limit"
+    assert parse_vary("sentinel.down-after-milliseconds=1000")[0][0].kind == "sentinel"
+    assert parse_vary("nemesis=partition+kill,none")[0][0].value == ["partition", "kill"]
+    assert parse_vary("nemesis=partition+kill,none")[1][0].value == []
+
+
+def test_vary_bundles():
+    alts = parse_vary("default|min-replicas-to-write=1+min-replicas-max-lag=5|wait=1:100|wait=2:100")
+    assert alts[0] == ()
+    assert [(s.key, s.value) for s in alts[1]] == [("min-replicas-to-write", "1"), ("min-replicas-max-lag", "5")]
+    assert alts[2][0].value == (1, 100) and alts[3][0].value == (2, 100)
+    cells = build_cells(["default|min-replicas-to-write=1+min-replicas-max-lag=5|wait=1:100",
+                         "appendfsync=everysec,always"])
+    assert len(cells) == 6
+    assert cells[0].label == "appendfsync=everysec"
+    assert cells[2].label == "min-replicas-to-write=1 min-replicas-max-lag=5 appendfsync=everysec"
+    assert len({c.name for c in cells}) == 6
+    import re
+    assert all(re.fullmatch(r"[A-Za-z0-9_.+-]+", c.name) for c in cells)
+
+
+def test_apply_cell_and_run_argv():
+    base = Spec(redis_conf={"appendonly": "yes"}, seed=7)
+    cell = build_cells(["min-replicas-to-write=1+min-replicas-max-lag=5|wait=2:100"])[0]
+    spec = apply_cell(base, cell, seed=9, name=cell.name, results_dir="r/compare/x")
+    assert spec.redis_conf == {"appendonly": "yes", "min-replicas-to-write": "1", "min-replicas-max-lag": "5"}
+    assert spec.seed == 9 and base.redis_conf == {"appendonly": "yes"}
+    spec2 = apply_cell(base, build_cells(["wait=2:100"])[0])
+    assert spec2.wait == (2, 100)
+    argv = run_argv(spec)
+    assert argv[:2] == ["splitbrain", "run"] and "min-replicas-to-write=1" in argv and "9" in argv
+
+
+@pytest.mark.parametrize("vary, words", [
+    ("appendfsync", "expected KEY=V1,V2"),
+    ("appendfsync=", "empty value"),
+    ("appendfsync=a,,b", "empty value"),
+    ("wait=1", "REPLICAS:TIMEOUT_MS"),
+    ("concurrency=lots", "whole number"),
+    ("seed=1,2", "--repeat"),
+    ("default|wait", "not KEY=VALUE"),
+    ("default||wait=1:1", "empty alternative"),
+    ("bad key=1", "neither"),
+    ("wait=1:1,1:1", "appears twice"),
+    ("concurrency=0,1", "concurrency"),
+])
+def test_bad_vary_is_usage_error(vary, words, tmp_path):
+    r = CliRunner().invoke(main, ["compare", "--vary", vary, "--results-dir", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr
+    err_lines = [ln for ln in r.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(err_lines) == 1
+    assert not (tmp_path / "compare").exists()  # nothing ran
+
+
+def test_same_key_on_two_axes_is_refused(tmp_path):
+    r = CliRunner().invoke(main, ["compare", "--vary", "wait=0:0,1:100", "--vary", "default|wait=2:100",
+                                  "--results-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "two --vary" in r.stderr
+
+
+# ----------------------------------------------------------------- --from
+
+def test_from_builds_table(tmp_path):
+    root = matrix(tmp_path / "cmp")
+    r = CliRunner().invoke(main, ["compare", "--from", str(root), "--fail-on", "never"])
+    assert r.exit_code == 0, r.output + r.stderr
+    rows = list(csv.DictReader(open(root / "compare.csv")))
+    assert [x["setting"] for x in rows] == ["default", "min-replicas-to-write=1 min-replicas-max-lag=5",
+                                            "wait=1:100"]
+    d = rows[0]
+    assert d["runs"] == "3" and d["invalid"] == "3"
+    assert float(d["lost_mean"]) == 200 and float(d["lost_max"]) == 300
+    assert float(d["lost_rate_mean"]) == pytest.approx(0.2)
+    assert float(d["availability_mean"]) == 1.0
+    assert float(rows[1]["failover_s_mean"]) == 4.0 and rows[0]["failover_s_mean"] == ""
+    assert rows[2]["invalid"] == "0" and float(rows[2]["lost_max"]) == 0
+    # Markdown on stdout: header, rule, one line per cell
+    md = [ln for ln in r.stdout.splitlines() if ln.startswith("|")]
+    assert len(md) == 5 and "`wait=1:100`" in md[4] and "20.00%" in md[2]
+    assert len(list(csv.DictReader(open(root / "runs.csv")))) == 9
+    page = (root / "compare.html").read_text()
+    assert "<svg" in page and page.count("report.html") == 9
+    assert 'href="c1-default/' in page  # relative links to each run's report
+    suite = ET.parse(root / "junit.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == 3
+    assert cases[0].find("failure") is not None and "lost 600 of 3000" in cases[0].find("failure").get("message")
+    assert cases[2].find("failure") is None and cases[2].find("error") is None
+
+
+def test_from_exit_codes(tmp_path):
+    root = matrix(tmp_path / "cmp")
+    run = lambda *a: CliRunner().invoke(main, ["compare", "--from", str(root), *a]).exit_code  # noqa: E731
+    assert run() == 1                      # default: anomaly
+    assert run("--fail-on", "lost") == 1
+    assert run("--fail-on", "never") == 0
+    ok = tmp_path / "ok"
+    fake_run(ok, "a", 1, lost=0)
+    assert run_from(ok, "lost") == 0
+    fake_run(ok, "b", 2, results=False)    # a run with no results.json: the harness failed
+    assert run_from(ok, "never") == 3 and run_from(ok, "anomaly") == 3
+
+
+def run_from(root, fail_on):
+    return CliRunner().invoke(main, ["compare", "--from", str(root), "--fail-on", fail_on]).exit_code
+
+
+def test_from_labels_escaping_and_missing(tmp_path):
+    root = tmp_path / "x"
+    fake_run(root, "n1", 1, redis_conf={"notify-keyspace-events": XSS}, lost=5)
+    fake_run(root, "n2", 2, results=False)
+    r = CliRunner().invoke(main, ["compare", "--from", str(root), "--fail-on", "never"])
+    assert r.exit_code == 3
+    page = (root / "compare.html").read_text()
+    assert XSS not in page and "&lt;script&gt;" in page
+
+
+def test_from_empty_dir_is_usage_error(tmp_path):
+    r = CliRunner().invoke(main, ["compare", "--from", str(tmp_path)])
+    assert r.exit_code == 2 and "no runs" in r.stderr
+
+
+def test_exit_code_for():
+    ok = {"valid": "true", "lost": 0, "has_set": True}
+    bad = {"valid": "false", "lost": 3, "has_set": True}
+    unk = {"valid": "unknown", "lost": None, "has_set": True}
+    harness = {"valid": "error", "harness_failed": True}
+    assert exit_code_for("anomaly", [ok, ok]) == 0
+    assert exit_code_for("anomaly", [ok, bad]) == 1
+    assert exit_code_for("anomaly", [ok, unk]) == 4
+    assert exit_code_for("anomaly", [ok, harness]) == 3
+    assert exit_code_for("anomaly", [bad, harness]) == 1
+    assert exit_code_for("lost", [ok, {"valid": "false", "lost": 0, "has_set": True}]) == 0
+    assert exit_code_for("lost", [ok, bad]) == 1
+    assert exit_code_for("lost", [unk]) == 4
+    assert exit_code_for("never", [bad, unk]) == 0
+    assert exit_code_for("never", [bad, harness]) == 3
+    assert run_facts(None)["harness_failed"]
+    # Interrupted: an unknown verdict (exit 4), not a harness failure (ARCHITECTURE.md).
+    interrupted = run_facts({"valid": "unknown", "error": "interrupted by SIGINT", "checkers": {}})
+    assert not interrupted["harness_failed"] and exit_code_for("anomaly", [interrupted]) == 4
+    assert run_facts({"valid": "unknown", "error": "sentinel topology not healthy", "checkers": {}})["harness_failed"]
+    assert exit_code_for("anomaly", [run_facts({"valid": False, "checkers": {"set": {"lost_count": 2}}})]) == 1
+
+
+# ----------------------------------------------------------------- Docker
+
+@pytest.mark.docker
+def test_compare_replicated_2x2(tmp_path):
+    r = CliRunner().invoke(main, ["compare", "-t", "replicated", "--time-limit", "5", "--concurrency", "4",
+                                  "--vary", "wait=0:0,1:100", "--repeat", "2", "--seed", "5",
+                                  "--results-dir", str(tmp_path), "--fail-on", "never"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    [out] = list((tmp_path / "compare").iterdir())
+    rows = list(csv.DictReader(open(out / "compare.csv")))
+    assert [x["setting"] for x in rows] == ["wait=0:0", "wait=1:100"]
+    assert all(x["runs"] == "2" for x in rows)
+    assert r.stderr.count(" start: ") == 4 and r.stderr.count(" done in ") == 4
+    assert len(ET.parse(out / "junit.xml").getroot().find("testsuite").findall("testcase")) == 2
+
+
+def test_bundle_item_without_equals_is_refused():
+    with pytest.raises(Exception, match="not KEY=VALUE"):
+        parse_vary("default|min-replicas-to-write=1+lag")
+    assert parse_vary("default|nemesis=partition+kill+concurrency=4")[1][0].value == ["partition", "kill"]
+    assert parse_vary("default|nemesis=partition+kill+concurrency=4")[1][1].value == 4
