@@ -349,21 +349,7 @@ class Topology:
                 last = e
         if text is None:
             raise EnvironmentProblem(f"no cluster node answers CLUSTER NODES: {last}")
-        if isinstance(text, dict):  # redis-py may parse it
-            lines = [f"{v['node_id']} {k} {v['flags']} {v['master_id']}" for k, v in text.items()]
-        else:
-            lines = text.strip().splitlines()
-        masters, replicas_of = {}, {}
-        for line in lines:
-            parts = line.split()
-            node_id, addr, flags, master = parts[0], parts[1].split("@")[0], parts[2], parts[3]
-            if "fail" in flags:
-                continue
-            if "master" in flags:
-                masters[node_id] = addr
-            elif "slave" in flags:
-                replicas_of.setdefault(master, []).append(addr)
-        return masters, replicas_of
+        return parse_cluster_nodes(text)
 
     def wait_healthy(self, timeout: float, progress: Callable[[str], None] | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -414,6 +400,29 @@ class Topology:
                 if rc == 0 and out:
                     with open(os.path.join(dest, f"{n.name}-{f}"), "w") as fh:
                         fh.write(out)
+
+
+def parse_cluster_nodes(text: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """CLUSTER NODES (raw text, or redis-py's parsed dict) → (primary id → address,
+    primary id → replica addresses), leaving out failed and address-less nodes."""
+    if isinstance(text, dict):
+        lines = [f"{v['node_id']} {k} {v['flags']} {v['master_id']}" for k, v in text.items()]
+    else:
+        lines = str(text).strip().splitlines()
+    masters: dict[str, str] = {}
+    replicas_of: dict[str, list[str]] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        node_id, addr, flags, master = parts[0], parts[1].split("@")[0], parts[2], parts[3]
+        if "fail" in flags or "noaddr" in flags:
+            continue
+        if "master" in flags:
+            masters[node_id] = addr
+        elif "slave" in flags:
+            replicas_of.setdefault(master, []).append(addr)
+    return masters, replicas_of
 
 
 def list_projects() -> dict[str, str]:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..topology import Node, Topology
+from .process import current_primary
 
 SHAPES = ("isolate-primary", "isolate-primary-with-clients", "isolate-node", "random-halves",
           "majorities-ring", "bridge")
@@ -25,17 +26,6 @@ SETUP = ("iptables -N SB_IN 2>/dev/null; iptables -N SB_OUT 2>/dev/null; "
          "iptables -C OUTPUT -j SB_OUT 2>/dev/null || iptables -I OUTPUT -j SB_OUT; "
          "iptables -F SB_IN && iptables -F SB_OUT")
 FLUSH = "iptables -F SB_IN 2>/dev/null; iptables -F SB_OUT 2>/dev/null; true"
-
-
-def pick_primary(topo: Topology, rng) -> Node:
-    """The node to isolate for the primary shapes: the current primary (a random one in
-    Cluster, which has three)."""
-    if topo.kind == "cluster":
-        masters, _ = topo.cluster_shape()
-        addrs = sorted(masters.values())
-        addr = rng.choice(addrs)
-        return topo.node(addr)
-    return topo.primary() or topo.nodes[0]
 
 
 def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], dict[str, Any]]:
@@ -54,7 +44,7 @@ def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], d
 
     desc: dict[str, Any] = {"shape": shape}
     if shape in ("isolate-primary", "isolate-primary-with-clients", "isolate-node"):
-        target = (pick_primary(topo, rng) if shape != "isolate-node" else rng.choice(nodes)).name
+        target = (current_primary(topo, rng) if shape != "isolate-node" else rng.choice(nodes)).name
         rest = [n for n in names if n != target]
         cut([target], rest)
         if shape == "isolate-primary-with-clients":

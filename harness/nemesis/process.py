@@ -35,7 +35,7 @@ from typing import Any
 
 import redis
 
-from ..topology import Node, Topology
+from ..topology import Node, Topology, parse_cluster_nodes
 
 TARGETS = ("primary", "random", "minority", "all")
 ACTIONS = ("kill", "pause")
@@ -114,24 +114,7 @@ def cluster_shape(topo: Topology) -> tuple[dict[str, str], dict[str, list[str]]]
             text = redis_call(topo, node, "CLUSTER", "NODES", timeout=0.5)
         except Exception:  # noqa: BLE001 - killed, paused or unreachable: ask the next
             continue
-        if isinstance(text, dict):
-            lines = [f"{v['node_id']} {k} {v['flags']} {v['master_id']}" for k, v in text.items()]
-        else:
-            lines = str(text).strip().splitlines()
-        masters: dict[str, str] = {}
-        replicas_of: dict[str, list[str]] = {}
-        for line in lines:
-            parts = line.split()
-            if len(parts) < 4:
-                continue
-            node_id, addr, flags, master = parts[0], parts[1].split("@")[0], parts[2], parts[3]
-            if "fail" in flags or "noaddr" in flags:
-                continue
-            if "master" in flags:
-                masters[node_id] = addr
-            elif "slave" in flags:
-                replicas_of.setdefault(master, []).append(addr)
-        return masters, replicas_of
+        return parse_cluster_nodes(text)
     return {}, {}
 
 
