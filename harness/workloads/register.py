@@ -1,7 +1,9 @@
 """`register`: GET / SET / CAS on independent keys, checked for linearizability.
 
-Each key gets at most `OPS_PER_KEY` invocations, then the workers move to a fresh key
-(as Jepsen's independent keys do): that keeps each key's linearizability search small.
+Ops go to `--keys` keys active at once; each key gets at most `OPS_PER_KEY` invocations,
+then a fresh key takes its slot (as Jepsen's independent keys do): that keeps each key's
+linearizability search small, while a key lives `keys * OPS_PER_KEY / rate` seconds — long
+enough to span a failover, which is when stale reads show up.
 Written values are unique per key, so every read names the write it saw.
 
 CAS is a Lua script, not WATCH/MULTI: the script runs atomically on the server in one
@@ -35,14 +37,19 @@ class RegisterWorkload:
         self.topo = topology
         self.rng = random.Random(rng.random())
         self._lock = threading.Lock()
-        self._ops = itertools.count()
+        self._slots = [(i, 0) for i in range(max(1, spec.keys))]   # (key id, ops so far)
+        self._next_key = itertools.count(len(self._slots))
         self._values = itertools.count(1)
         self._last: dict[str, int] = {}     # a recently seen value per key, to aim CAS at
 
     def next_op(self) -> dict[str, Any]:
         with self._lock:
-            n = next(self._ops)
-            key = f"r{n // OPS_PER_KEY}"
+            slot = self.rng.randrange(len(self._slots))
+            key_id, used = self._slots[slot]
+            if used >= OPS_PER_KEY:
+                key_id, used = next(self._next_key), 0
+            self._slots[slot] = (key_id, used + 1)
+            key = f"r{key_id}"
             roll = self.rng.random()
             if roll < 0.5:
                 return {"f": "read", "key": key, "value": None}
