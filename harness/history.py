@@ -30,17 +30,24 @@ class HistoryError(UsageError):
 class HistoryWriter:
     """Appends ops to a JSONL file, numbering them and stamping harness-monotonic time.
 
-    Thread-safe: every client worker and the nemesis share one writer. Each line is
-    flushed to the OS as it is written; the page cache survives a killed harness.
+    Thread-safe: every client worker and the nemesis share one writer. Lines go to a
+    buffer that a background thread flushes to the OS every FLUSH_EVERY seconds (the page
+    cache survives a killed harness), so a crash loses at most the last fraction of a
+    second, never the file, and the hot path makes no system call.
     """
+
+    FLUSH_EVERY = 0.2
 
     def __init__(self, path: str | os.PathLike, start_ns: int | None = None):
         self.path = os.fspath(path)
-        self._file = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+        self._file = open(self.path, "ab", buffering=1 << 20)
         self._lock = threading.Lock()
         self._index = 0
         self.start_ns = time.monotonic_ns() if start_ns is None else start_ns
         self._closed = False
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="history-flush", daemon=True)
+        self._flusher.start()
 
     def now(self) -> int:
         """Nanoseconds since the run started, on the harness's monotonic clock."""
@@ -52,13 +59,21 @@ class HistoryWriter:
             if self._closed:
                 return op
             op["index"] = self._index
-            op.setdefault("time", self.now())
+            if "time" not in op:
+                op["time"] = time.monotonic_ns() - self.start_ns
             self._index += 1
-            self._file.write(json.dumps(op, separators=(", ", ": "), default=str) + "\n")
-            self._file.flush()
+            self._file.write(orjson.dumps(op, default=str) + b"\n")
         return op
 
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.FLUSH_EVERY):
+            with self._lock:
+                if self._closed:
+                    return
+                self._file.flush()
+
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             if not self._closed:
                 self._closed = True
