@@ -212,3 +212,36 @@ def test_sigint_mid_fault_heals_and_removes(tmp_path):
     measured = [o for o in ops if o["f"] == "clock-measure" and o["value"]["phase"] == "heal"]
     assert measured and all(v is not None and abs(v) < 50 for v in measured[-1]["value"]["offsets_ms"].values())
     _assert_no_containers(test["project"])
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("topology", ["sentinel", "cluster"])
+def test_forced_failover(tmp_path, topology):
+    """SENTINEL FAILOVER / CLUSTER FAILOVER are accepted and the run converges with a verdict.
+
+    Sentinel promotes a replica at once but reconfigures the old primary only at its next
+    INFO poll (up to 10 s later); clients still connected to the old primary get OK until
+    then, and those writes are lost. So on Sentinel every lost write must have been
+    acknowledged by the old primary after the failover began. CLUSTER FAILOVER (plain) is
+    coordinated: the promoted replica then acknowledges writes and nothing is lost."""
+    outcome, results, history = _run(tmp_path, topology=topology, nemesis=["failover"],
+                                     time_limit=12, nemesis_interval=5)
+    (start, *_) = _nemesis_ops(history, "start-failover")
+    assert start["value"].get("reply") == "OK", start["value"]
+    assert results.get("converged") is not False and results["healed"] is True
+    s = results["checkers"]["set"]
+    oks = [o for o in history if o["process"] != "nemesis" and o["type"] == "ok"]
+    before = {o["node"] for o in oks if o["time"] < start["time"]}
+    if topology == "sentinel":
+        old = before.pop()
+        assert not before
+        assert all(x["node"] == old and x["acknowledged_at"] >= start["time"] for x in s["lost"])
+        print(f"sentinel failover: lost {s['lost_count']} of {s['acknowledged_count']}")
+    else:
+        # Node nK sits at <subnet>.(10+K): the promoted replica now acknowledges writes.
+        suffix = f".{10 + int(start['value']['replica'][1:])}:6379"
+        after = {o["node"] for o in oks if o["time"] > start["time"] + 3_000_000_000}
+        assert not any(n.endswith(suffix) for n in before)
+        assert any(n.endswith(suffix) for n in after), after
+        if start["value"]["mode"] == "plain":
+            assert s["lost_count"] == 0
