@@ -8,6 +8,7 @@ a checker could not run), and the containers are removed (unless --keep).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -135,39 +136,59 @@ class Run:
             self._next_process += 1
             return p
 
-    def _worker(self, process: int, workload, history: HistoryWriter) -> None:
+    def _run_workers(self, workload, history: HistoryWriter) -> None:
+        """The workers: one asyncio task per logical process, on one event loop (thread)."""
+        asyncio.run(self._workers(workload, history))
+
+    async def _workers(self, workload, history: HistoryWriter) -> None:
+        spec = self.spec
+        tasks = [asyncio.create_task(self._worker(p, workload, history)) for p in range(spec.concurrency)]
+        while not self.stop_workers.is_set():
+            await asyncio.sleep(0.05)
+        # Ops in flight get their socket timeout to finish; an op still open after that is
+        # left as an invoke without completion, which reads as info.
+        _, pending = await asyncio.wait(tasks, timeout=spec.client_timeout * 4 + 2)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _worker(self, process: int, workload, history: HistoryWriter) -> None:
         spec = self.spec
         gap = spec.concurrency / spec.rate if spec.rate > 0 else 0.0
         session = Session(self.topo, spec.client_timeout)
         next_at = time.monotonic()
-        while not self.stop_workers.is_set():
-            if gap:
-                next_at += gap
-                delay = next_at - time.monotonic()
-                if delay > 0 and self.stop_workers.wait(delay):
-                    break
-            op = workload.next_op()
-            history.append({"process": process, "type": "invoke", **op})
-            try:
-                value, node = workload.apply(session, op)
-                done = {"process": process, "type": "ok", "f": op["f"], "key": op["key"],
-                        "value": value, "node": node}
-            except Exception as e:  # noqa: BLE001 - every outcome goes into the history
+        try:
+            while not self.stop_workers.is_set():
+                if gap:
+                    next_at += gap
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                        if self.stop_workers.is_set():
+                            break
+                op = workload.next_op()
+                history.append({"process": process, "type": "invoke", **op})
                 try:
-                    kind, err = classify(e)
-                except Exception:  # noqa: BLE001 - never lose a worker to a classifier bug
-                    kind, err = "info", f"{type(e).__name__}: {e}"
-                done = {"process": process, "type": kind, "f": op["f"], "key": op["key"],
-                        "value": op["value"], "error": err}
-            history.append(done)
-            self.counters.add(done["type"])
-            if done["type"] == "info":
-                # An op of unknown outcome leaves its process hanging forever (Jepsen): a
-                # fresh process, with fresh connections, takes its place.
-                session.close()
-                process = self._new_process()
-                session = Session(self.topo, spec.client_timeout)
-        session.close()
+                    value, node = await workload.apply(session, op)
+                    done = {"process": process, "type": "ok", "f": op["f"], "key": op["key"],
+                            "value": value, "node": node}
+                except Exception as e:  # noqa: BLE001 - every outcome goes into the history
+                    try:
+                        kind, err = classify(e)
+                    except Exception:  # noqa: BLE001 - never lose a worker to a classifier bug
+                        kind, err = "info", f"{type(e).__name__}: {e}"
+                    done = {"process": process, "type": kind, "f": op["f"], "key": op["key"],
+                            "value": op["value"], "error": err}
+                history.append(done)
+                self.counters.add(done["type"])
+                if done["type"] == "info":
+                    # An op of unknown outcome leaves its process hanging forever (Jepsen): a
+                    # fresh process, with fresh connections, takes its place.
+                    await session.close()
+                    process = self._new_process()
+                    session = Session(self.topo, spec.client_timeout)
+        finally:
+            await session.close()
 
     def _progress(self) -> None:
         last_n, last_t = 0, time.monotonic()
@@ -220,10 +241,9 @@ class Run:
                                    spec.nemesis_interval, spec.nemesis_overlap)
             history.start_ns = time.monotonic_ns()
             self.phase = "workload"
-            workers = [threading.Thread(target=self._worker, args=(p, workload, history), daemon=True,
-                                        name=f"worker-{p}") for p in range(spec.concurrency)]
-            for w in workers:
-                w.start()
+            workers = threading.Thread(target=self._run_workers, args=(workload, history), daemon=True,
+                                       name="workers")
+            workers.start()
             progress = threading.Thread(target=self._progress, daemon=True)
             progress.start()
             self.nemesis.start()
@@ -233,8 +253,7 @@ class Run:
                 if self.nemesis.error:
                     raise EnvironmentProblem(f"nemesis failed: {self.nemesis.error}")
             self.stop_workers.set()
-            for w in workers:
-                w.join(timeout=spec.client_timeout * 4 + 2)
+            workers.join(timeout=spec.client_timeout * 4 + 10)
             self._cleaning = True
             self.phase = "heal"
             self._heal(results)

@@ -153,7 +153,7 @@ def test_stale_read_report_names_key_and_op():
         u = f["unplaceable"][0]
         assert (u["index"], u["process"], u["f"], u["value"]) == (6, 2, "read", 1)
         assert u["reason"] == "read 1, but the register holds 2"
-        assert f["window"] == []
+        assert f["window"] == [6]  # the read alone: nothing ran concurrently with it
 
 
 def test_window_lists_concurrent_ops():
@@ -166,7 +166,7 @@ def test_window_lists_concurrent_ops():
         assert r["valid"] is False
         f = r["failures"][0]
         assert f["unplaceable"][0]["index"] == 5
-        assert f["window"] == [4]
+        assert f["window"] == [4, 5]  # the concurrent write, and the read itself
 
 
 def test_info_semantics():

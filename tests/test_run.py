@@ -94,4 +94,5 @@ def test_register_case_ii_is_not_linearizable(tmp_path):
     lin = json.loads((latest_run(tmp_path) / "results.json").read_text())["checkers"]["linearizable"]
     assert lin["verdict"] == "not-linearizable"
     failure = lin["failures"][0]
-    assert failure["unplaceable"] and failure["prefix"] and failure["window"]
+    assert failure["unplaceable"] and failure["prefix"]
+    assert failure["unplaceable"][0]["index"] in failure["window"]

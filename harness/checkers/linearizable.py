@@ -471,13 +471,12 @@ def _zones_prefix(model: Model, sub: list[_Op], writes: dict) -> _ZoneFailure | 
 
 
 def _window(ops: list[_Op], target: _Op) -> list[int]:
+    """Invoke indices of the op that cannot be placed and of every op concurrent with it."""
     t_end = _INF if target.end is None else target.end
     out = []
     for o in ops:
-        if o is target:
-            continue
         o_end = _INF if o.end is None else o.end
-        if o.start < t_end and target.start < o_end:
+        if o is target or (o.start < t_end and target.start < o_end):
             out.append(o.op.invoke_index)
     return out
 

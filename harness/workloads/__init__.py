@@ -5,7 +5,7 @@ interface:
 
     workload = WORKLOADS[name](spec, topology, rng)
     op = workload.next_op()                 # {"f": ..., "key": ..., "value": ...}; thread-safe
-    value = workload.apply(session, op)     # run it; return the ok value or raise
+    value, node = await workload.apply(session, op)   # run it (a coroutine); ok value, or raise
     final = workload.final_reads()          # after healing: what the deployment holds
     workload.checkers                       # names in harness.checkers.CHECKERS
 """

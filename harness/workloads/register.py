@@ -59,17 +59,17 @@ class RegisterWorkload:
             expected = self._last.get(key, value - 1)
             return {"f": "cas", "key": key, "value": [expected, value]}
 
-    def apply(self, session: Session, op: dict[str, Any]) -> tuple[Any, str]:
+    async def apply(self, session: Session, op: dict[str, Any]) -> tuple[Any, str]:
         key, f = op["key"], op["f"]
         if f == "read":
-            reply = session.call(key, ("GET", key))
+            reply = await session.call(key, ("GET", key))
             value = None if reply.value is None else int(reply.value)
         elif f == "write":
-            reply = session.call(key, ("SET", key, op["value"]))
+            reply = await session.call(key, ("SET", key, op["value"]))
             value = op["value"]
         else:
             expected, new = op["value"]
-            reply = session.call(key, ("EVAL", CAS_SCRIPT, 1, key, expected, new))
+            reply = await session.call(key, ("EVAL", CAS_SCRIPT, 1, key, expected, new))
             if int(reply.value) != 1:
                 raise Failed(f"cas: register was not {expected}")
             value = op["value"]

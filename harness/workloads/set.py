@@ -9,8 +9,8 @@ show divergence).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-import time
 from typing import Any
 
 import redis
@@ -33,11 +33,11 @@ class SetWorkload:
         v = next(self._next)
         return {"f": "add", "key": self.keys[v % len(self.keys)], "value": v}
 
-    def apply(self, session: Session, op: dict[str, Any]) -> tuple[Any, str]:
+    async def apply(self, session: Session, op: dict[str, Any]) -> tuple[Any, str]:
         cmds = [("SADD", op["key"], op["value"])]
         if self.spec.wait:
             cmds.append(("WAIT", *self.spec.wait))
-        reply = session.call(op["key"], *cmds)
+        reply = await session.call(op["key"], *cmds)
         if self.spec.wait and int(reply.value) < self.spec.wait[0]:
             raise Indeterminate(f"WAIT: {reply.value} of {self.spec.wait[0]} replicas acknowledged")
         return op["value"], reply.node
@@ -54,20 +54,24 @@ class SetWorkload:
         return {"primary": primary, "nodes": nodes}
 
     def _read_from_primary(self, attempts: int = 20) -> dict[str, Any]:
+        return asyncio.run(self._read_all(attempts))
+
+    async def _read_all(self, attempts: int) -> dict[str, Any]:
         last = None
         for _ in range(attempts):
+            session = Session(self.topo, timeout=2.0)
             try:
-                session = Session(self.topo, timeout=2.0)
                 sets, where = {}, set()
                 for key in self.keys:
-                    reply = session.call(key, ("SMEMBERS", key))
+                    reply = await session.call(key, ("SMEMBERS", key))
                     sets[key] = sorted(int(x) for x in reply.value)
                     where.add(reply.node)
-                session.close()
                 return {"node": ",".join(sorted(where)), "sets": sets}
             except Exception as e:  # noqa: BLE001 - retried, then reported
                 last = e
-                time.sleep(0.5)
+                await asyncio.sleep(0.5)
+            finally:
+                await session.close()
         raise RuntimeError(f"final read from the primary failed: {last}")
 
     def _read_node(self, node) -> dict[str, Any]:
