@@ -163,9 +163,12 @@ class RegisterModel(Model):
                 raise HistoryError(
                     f"op at index {op.invoke_index}: cas value must be [expected, new], got {v!r}")
             return (CAS, freeze(v[0]), freeze(v[1]), op)
+        return self._unknown(op)
+
+    def _unknown(self, op: Operation) -> Any:
         raise HistoryError(
             f"op at index {op.invoke_index}: the {self.name} model knows {', '.join(self.ops_known)}, "
-            f"not f={f!r}")
+            f"not f={op.f!r}")
 
     def step(self, state: Any, op: Any) -> tuple[bool, Any]:
         kind = op[0]
@@ -276,11 +279,6 @@ class KVModel(RegisterModel):
                 v = show(v)
             return (APPEND, v, None, op)
         return self._unknown(op)
-
-    def _unknown(self, op: Operation) -> Any:
-        raise HistoryError(
-            f"op at index {op.invoke_index}: the {self.name} model knows {', '.join(self.ops_known)}, "
-            f"not f={op.f!r}")
 
     def step(self, state: Any, op: Any) -> tuple[bool, Any]:
         kind = op[0]
