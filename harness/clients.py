@@ -36,8 +36,7 @@ MasterNotFoundError = (SyncMasterNotFoundError, AioMasterNotFoundError)
 DEFINITE_FAILURE_CLASSES = (E.MovedError, E.AskError, E.TryAgainError, E.ClusterDownError,
                             E.ReadOnlyError, E.NoScriptError, E.ExecAbortError, E.BusyLoadingError,
                             E.ClusterCrossSlotError, E.NoPermissionError, E.OutOfMemoryError)
-DEFINITE_FAILURE_CODES = ("NOREPLICAS", "READONLY", "CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN",
-                          "MASTERDOWN", "LOADING", "NOSCRIPT", "EXECABORT", "WRONGTYPE", "ERR", "OOM")
+DEFINITE_FAILURE_CODES = ("NOREPLICAS", "WRONGTYPE", "ERR")
 
 
 class NotSent(Exception):

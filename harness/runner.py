@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from . import __version__
@@ -275,8 +276,8 @@ class Run:
             self.phase = "check"
             self.say("checking the history")
             ops = read_history(run_dir / "history.jsonl")
-            spec_ns = type("S", (), {"model": getattr(workload, "model", None),
-                                     "check_time_limit": spec.check_time_limit})
+            spec_ns = SimpleNamespace(model=getattr(workload, "model", None),
+                                      check_time_limit=spec.check_time_limit)
             for name in workload.checkers:
                 try:
                     results["checkers"][name] = CHECKERS[name](ops, final, spec_ns)

@@ -281,16 +281,9 @@ class KVModel(RegisterModel):
         return self._unknown(op)
 
     def step(self, state: Any, op: Any) -> tuple[bool, Any]:
-        kind = op[0]
-        if kind == READ:
-            return state == op[1], state
-        if kind == WRITE:
-            return True, op[1]
-        if kind == APPEND:
+        if op[0] == APPEND:
             return True, (state if isinstance(state, str) else show(state)) + op[1]
-        if state == op[1]:
-            return True, op[2]
-        return False, state
+        return super().step(state, op)  # read and write as in a register
 
     def describe_state(self, state: Any) -> str:
         return show(state)
