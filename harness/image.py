@@ -10,22 +10,34 @@ import shutil
 import subprocess
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
-from .errors import EnvironmentProblem, UsageError
+from .engine import LABEL, docker_client
+from .errors import EnvironmentProblem
 
-COMPOSE_DIR = Path(__file__).resolve().parent.parent / "compose"
 NODE_IMAGE = "splitbrain-node:latest"
 LOCAL_BASE = "splitbrain-base:bookworm"
 BASE_PACKAGES = "redis-server,redis-sentinel,redis-tools,iptables,iproute2,faketime,procps"
 APT_SOURCES = ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list")
 
 
+def compose_dir() -> Path:
+    """The Compose files and the node image's build context: package data of `harness`
+    (a plain directory in every install, editable or not)."""
+    d = resources.files("harness") / "compose"
+    path = Path(str(d))
+    if not (path / "Dockerfile").is_file():
+        raise EnvironmentProblem(f"the node image's build context is missing ({path}): "
+                                 f"reinstall splitbrain")
+    return path
+
+
 def context_digest(base: str = LOCAL_BASE) -> str:
     """Identifies what the node image was built from, so set-up rebuilds only on change."""
     h = hashlib.sha256(base.encode())
     for name in ("Dockerfile", "sb-node"):
-        h.update((COMPOSE_DIR / name).read_bytes())
+        h.update((compose_dir() / name).read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -51,11 +63,6 @@ def debian_mirror() -> str:
     raise EnvironmentProblem(
         "no Debian bookworm mirror in the apt sources; give a base image instead: "
         "splitbrain image build --base redis:7.2")
-
-
-def _docker():
-    from .topology import docker_client
-    return docker_client()
 
 
 def _run(cmd: list[str], what: str, quiet: bool, **kw) -> None:
@@ -91,7 +98,7 @@ def build_local_base(quiet: bool = False) -> None:
 def image_exists(name: str) -> bool:
     import docker.errors
     try:
-        _docker().images.get(name)
+        docker_client().images.get(name)
         return True
     except docker.errors.ImageNotFound:
         return False
@@ -101,7 +108,7 @@ def build_node_image(base: str | None = None, quiet: bool = False) -> str:
     """Build splitbrain-node:latest. Without `base`, on the local debootstrap base."""
     import docker.errors
 
-    client = _docker()
+    client = docker_client()
     if base is None:
         base = LOCAL_BASE
         if not image_exists(LOCAL_BASE):
@@ -115,8 +122,8 @@ def build_node_image(base: str | None = None, quiet: bool = False) -> str:
                 f"run 'splitbrain image build' with no --base to build one locally") from None
     t0 = time.monotonic()
     try:
-        client.images.build(path=str(COMPOSE_DIR), tag=NODE_IMAGE, buildargs={"BASE": base},
-                            labels={"io.splitbrain": "1", "io.splitbrain.context": context_digest(base)},
+        client.images.build(path=str(compose_dir()), tag=NODE_IMAGE, buildargs={"BASE": base},
+                            labels={LABEL: "1", f"{LABEL}.context": context_digest(base)},
                             rm=True, forcerm=True, pull=False)
     except docker.errors.BuildError as e:
         log = " ".join(str(x.get("stream", x.get("error", ""))).strip() for x in e.build_log)[-400:]
@@ -129,8 +136,8 @@ def build_node_image(base: str | None = None, quiet: bool = False) -> str:
 def node_image_versions() -> dict[str, str]:
     """Redis version inside the node image (for test.json)."""
     try:
-        out = _docker().containers.run(NODE_IMAGE, ["redis-server", "--version"], remove=True,
-                                       labels={"io.splitbrain": "1"}, network_mode="none")
+        out = docker_client().containers.run(NODE_IMAGE, ["redis-server", "--version"], remove=True,
+                                       labels={LABEL: "1"}, network_mode="none")
         m = re.search(rb"v=(\S+)", out)
         return {"redis": m.group(1).decode() if m else out.decode().strip()}
     except Exception:  # noqa: BLE001 - informational only

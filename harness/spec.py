@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import UsageError
@@ -61,3 +61,31 @@ def parse_wait(text: str | None) -> tuple[int, int] | None:
         raise UsageError(f"--wait {text!r}: expected REPLICAS:TIMEOUT_MS, e.g. --wait 1:100")
     n, ms = int(m.group(1)), int(m.group(2))
     return None if n == 0 else (n, ms)
+
+
+def parse_settings(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` strings from a repeatable option into an ordered dict (exit 2 if malformed)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or any(c.isspace() for c in key):
+            raise UsageError(f"{option} {pair!r}: expected KEY=VALUE, e.g. {option} appendonly=yes")
+        if "\n" in value:
+            raise UsageError(f"{option} {pair!r}: a value may not contain a newline")
+        out[key] = value
+    return out
+
+
+def spec_from_test_json(test: dict[str, Any]) -> TestSpec:
+    """The TestSpec a run recorded in its test.json (for re-checking it); UsageError if
+    the file does not describe one."""
+    names = {f.name for f in fields(TestSpec)}
+    kw = {k: v for k, v in test.items() if k in names}
+    try:
+        if "wait" in kw:
+            kw["wait"] = parse_wait(kw["wait"]) if isinstance(kw["wait"], str) else (
+                tuple(kw["wait"]) if kw["wait"] else None)
+        return TestSpec(**kw)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"test.json does not describe a test: {e}") from None

@@ -1,35 +1,15 @@
-"""Checkers: was this history allowed?
-
-A checker is a function `check(history, final, spec) -> dict` registered in CHECKERS.
-Its dict has "valid": True, False or "unknown", plus whatever figures and anomalies it
-found. `history` is the list of op dicts; `final` is the workload's final reads.
+"""Checkers: was this history allowed? Each is a `roles.Checker` subclass in its own
+module, registered here by name (the name keys results.json and the report finds a
+checker's template by it). Workloads choose and configure theirs (`Workload.checkers`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from ..roles import Checker
+from .linearizability import Linearizability
+from .set_full import SetChecker
 
-from .set_full import check as check_set
-
-
-def check_linearizable(history: list[dict], final: dict, spec) -> dict[str, Any]:
-    from .linearizable import check
-    return check(history, model=getattr(spec, "model", None) or "register",
-                 time_limit=getattr(spec, "check_time_limit", None))
-
-
-CHECKERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "set": check_set,
-    "linearizable": check_linearizable,
+CHECKERS: dict[str, type[Checker]] = {
+    "set": SetChecker,
+    "linearizable": Linearizability,
 }
-
-
-def combine(results: dict[str, dict[str, Any]]) -> bool | str:
-    """Overall verdict: false if any checker found an anomaly, else unknown if any could not
-    decide, else true (ARCHITECTURE.md)."""
-    vals = [r.get("valid") for r in results.values()]
-    if any(v is False for v in vals):
-        return False
-    if not vals or any(v is not True for v in vals):
-        return "unknown"
-    return True

@@ -11,13 +11,10 @@ How it decides
    (crashed reads). A crashed (`info`) op, or an invoke without completion, may take
    effect at any time after its invoke, or never.
 2. P-compositionality: the model partitions the ops (by key) and each key is checked on
-   its own.
-3. Fast path (`_zones`): a key with only reads and writes whose written values are all
-   distinct is "read-mapped": every read names the write it saw. Such a register is
-   linearizable iff every read's write exists and did not start after the read ended, and
-   the clusters' zones do not conflict (Gibbons & Korach 1997; Golab, Li & Shah 2011).
-   Crashed writes nobody read are dropped; crashed writes somebody read definitely took
-   effect and are treated as never-returning writes. O(n log n), no search.
+   its own. Every key is checked, not just up to the first failing one, so a result
+   says how many keys (and which) a violation reaches.
+3. Fast path (`linear_zones.py`): a read/write key whose written values are all
+   distinct is decided in O(n log n) by the zones of its values, without search.
 4. Everything else: the just-in-time linearization search of Wing & Gong as refined by
    Lowe and Porcupine (`_search`): call/return entries in a doubly linked list (int
    arrays), lift/unlift, memo of (bitset of linearized ops, model state) with Python ints
@@ -29,8 +26,10 @@ How it decides
      effect dominates);
    - crashed ops with identical effect (same prepared op) are interchangeable: they are
      linearized in invoke order only.
-   The memo is capped (cleared when it passes `MEMO_CAP` entries, which only costs
-   time), and a time limit turns the verdict into "unknown".
+   The memo is capped (cleared when it passes `memo_cap` entries, which only costs
+   time). The keys that need the search are searched round-robin with doubling slices
+   (`_round_robin`), so one hard key cannot starve the others; a time limit leaves the
+   keys not decided by then as unknown (or unchecked, when another key failed).
 
 A key the fast path rejects is searched again (within a time budget) to produce the
 same failure report the search gives: the longest linearizable prefix, the state after
@@ -39,19 +38,21 @@ it, and the op that cannot be placed next.
 
 from __future__ import annotations
 
-import bisect
 import os
 import time
 from typing import Any, Iterable
 
 from ..history import Operation, pair_ops, read_history
-from .models import MODELS, NOTBLIND as _NOTBLIND, READ, Model, RWHistory, get_model, show
+from .linear_zones import shortest_rejected_prefix, trim_reads, zones, zones_prefix
+from .models import MODELS, NOTBLIND as _NOTBLIND, Model, get_model
 
-__all__ = ["check", "check_file", "check_ops", "MODELS"]
+__all__ = ["check", "check_file", "check_ops", "failure_summary", "MODELS"]
 
-MAX_FAILURES = 10
+MAX_FAILURES = 10               # detailed failure reports kept in a result
+MAX_KEY_NAMES = 1000            # failing key names kept in a result
 MEMO_BYTES = 256 << 20          # rough budget for the memo of one key's search
 REPORT_BUDGET_S = 2.0           # search time spent on a report after the fast path rejects
+EXTENT_LIMIT_S = 2.0            # without a time limit: search time after the first failure
 _INF = float("inf")
 
 
@@ -312,128 +313,32 @@ def _unwind(top) -> list[int]:
     return out
 
 
-# ----------------------------------------------------------------------------- fast path
-
-class _ZoneFailure:
-    __slots__ = ("read", "reason", "other")
-
-    def __init__(self, read: _Op, reason: str, other: _Op | None = None):
-        self.read = read
-        self.reason = reason
-        self.other = other
-
-
-def _zones(rw: RWHistory, ops: list[_Op]) -> _ZoneFailure | None:
-    """Decide a read-mapped register (unique written values). None means linearizable.
-
-    Cluster of value v: its write plus the reads that returned v (the initial value has
-    a virtual write before everything). Zone: f = min end, s = max start over the
-    cluster; forward zone [f, s] if f < s, else backward zone [s, f]. Linearizable iff
-    every read has a write that did not start after the read ended, no two forward zones
-    intersect, and no backward zone lies inside a forward zone.
-    """
-    by_m = {id(o.m): o for o in ops}
-    initial = rw.initial
-    clusters: dict[Any, list] = {}      # value -> [f, s, write _Op | None, reads...]
-    for m in rw.reads:
-        r = by_m[id(m)]
-        v = m[1]
-        c = clusters.get(v)
-        if c is None:
-            if v == initial:
-                c = [-1.0, -1.0, None]
-            else:
-                w = rw.writes.get(v)
-                if w is None:
-                    return _ZoneFailure(r, f"read {show(v)}, but no op wrote {show(v)}")
-                wo = by_m[id(w)]
-                c = [_INF if wo.end is None else wo.end, wo.start, wo]
-            clusters[v] = c
-        w = c[2]
-        if w is not None and r.end < w.start:
-            return _ZoneFailure(r, f"read {show(v)} before the write of {show(v)} was invoked", w)
-        if r.end < c[0]:
-            c[0] = r.end
-        if r.start > c[1]:
-            c[1] = r.start
-        c.append(r)
-    # writes nobody read: completed ones still take effect; crashed ones are dropped
-    for v, w in rw.writes.items():
-        if v not in clusters:
-            wo = by_m[id(w)]
-            if wo.end is not None:
-                clusters[v] = [wo.end, wo.start, wo]
-    forward = []
-    backward = []
-    for v, c in clusters.items():
-        f, s = c[0], c[1]
-        if f < s:
-            forward.append((f, s, v))
-        else:
-            backward.append((s, f, v))
-    forward.sort()
-    for k in range(1, len(forward)):
-        f1, s1, v1 = forward[k - 1]
-        f2, s2, v2 = forward[k]
-        if f2 <= s1:
-            return _zone_conflict(clusters, v1, v2, initial)
-    if forward:
-        fs = [z[0] for z in forward]
-        for s, f, v in backward:
-            k = bisect.bisect_left(fs, s) - 1
-            if k >= 0:
-                fF, sF, vF = forward[k]
-                if f < sF:      # fF < s is given by bisect
-                    return _zone_conflict(clusters, vF, v, initial)
-    return None
-
-
-def _zone_conflict(clusters, v1, v2, initial) -> _ZoneFailure:
-    """Name a stale read for two conflicting clusters: a read of one value that began
-    after an op of the other cluster, which itself began after the first value's
-    cluster had an op finish."""
-    c1, c2 = clusters[v1], clusters[v2]
-    # the read with the latest start in either cluster is the natural culprit
-    cands = [(r.start, r, v) for c, v in ((c1, v1), (c2, v2)) for r in c[3:]]
-    if not cands:
-        w = c2[2] or c1[2]
-        return _ZoneFailure(w, "writes cannot be ordered")
-    _, r, v = max(cands, key=lambda t: t[0])
-    other = v2 if v == v1 else v1
-    return _ZoneFailure(
-        r, f"read {show(v)}, but {show(other)} was written after {show(v)} and before this read")
-
-
 # ----------------------------------------------------------------------------- per key
 
 def _fast_key(model: Model, key: Any, ops: list[_Op], deadline: float | None,
-              use_fast_path: bool = True) -> tuple[str | None, dict | None]:
-    """Try the read-mapped fast path on one key: ("ok"|"fail", report) or (None, None)
-    when the key needs the search."""
+              use_fast_path: bool = True, want_report: bool = True
+              ) -> tuple[str | None, dict | None]:
+    """Try the read-mapped fast path (`linear_zones`) on one key: ("ok"|"fail", report),
+    or (None, None) when the key needs the search. No report unless `want_report`."""
     if not use_fast_path:
         return None, None
     rw = model.unique_values([o.m for o in ops])
     if rw is None:
         return None, None
-    zone_fail = _zones(rw, ops)
+    zone_fail = zones(rw, ops)
     if zone_fail is None:
         return "ok", None
+    if not want_report:
+        return "fail", None
     # rejected. For the usual report (a linearizable prefix, the state after it, the op
-    # that cannot come next), find the shortest invoke-order prefix of the key that the
-    # zones reject; the ops before its last op pass, so searching them is quick.
+    # that cannot come next), search the ops before the shortest rejected prefix
     budget = time.monotonic() + REPORT_BUDGET_S
     d = budget if deadline is None else min(deadline, budget)
     writes = rw.writes
-    lo, hi = 0, len(ops)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _zones_prefix(model, ops[:mid], writes) is None:
-            lo = mid
-        else:
-            hi = mid
+    hi = shortest_rejected_prefix(model, ops, writes)
     culprit = ops[hi - 1]
-    zf = _zones_prefix(model, ops[:hi], writes) or zone_fail
-    before = _trim_reads(ops[:hi - 1], writes)
+    zf = zones_prefix(model, ops[:hi], writes) or zone_fail
+    before = trim_reads(ops[:hi - 1], writes)
     res = _search(model, before, d)
     if res.verdict == "ok":
         state = res.state if res.prefix else model.init()
@@ -449,25 +354,13 @@ def _fast_key(model: Model, key: Any, ops: list[_Op], deadline: float | None,
     res = _search(model, ops, d)
     if res.verdict == "fail":
         return "fail", _report(model, key, ops, res)
-    return "fail", _zone_report(model, key, ops, zone_fail)
-
-
-def _trim_reads(sub: list[_Op], writes: dict) -> list[_Op]:
-    """`sub` without reads of values whose (unique) write is not in `sub`."""
-    present = {id(o.m) for o in sub}
-    out = []
-    for o in sub:
-        w = writes.get(o.m[1]) if o.m[0] == READ else None
-        if w is not None and id(w) not in present:
-            continue
-        out.append(o)
-    return out
-
-
-def _zones_prefix(model: Model, sub: list[_Op], writes: dict) -> _ZoneFailure | None:
-    sub = _trim_reads(sub, writes)
-    rw = model.unique_values([o.m for o in sub])
-    return None if rw is None else _zones(rw, sub)
+    return "fail", {
+        "key": key,
+        "prefix": [],
+        "state_after_prefix": "(not computed: the search for a prefix ran out of time)",
+        "unplaceable": [_op_record(model, zone_fail.read, zone_fail.reason)],
+        "window": _window(ops, zone_fail.read),
+    }
 
 
 def _window(ops: list[_Op], target: _Op) -> list[int]:
@@ -514,130 +407,166 @@ def _report(model: Model, key: Any, ops: list[_Op], res: _Result) -> dict[str, A
     }
 
 
-def _zone_report(model: Model, key: Any, ops: list[_Op], zf: _ZoneFailure) -> dict[str, Any]:
-    return {
-        "key": key,
-        "prefix": [],
-        "state_after_prefix": "(not computed: the search for a prefix ran out of time)",
-        "unplaceable": [_op_record(model, zf.read, zf.reason)],
-        "window": _window(ops, zf.read),
-    }
+def _round_robin(model: Model, searches: list, stop: float | None,
+                 extent_limit: float | None, failed: list, failures: list) -> list:
+    """Search the keys of `searches` ([(key, ops)]) round-robin with doubling slices (4, 8,
+    16, ... CHUNKs of steps per key and round), so one hard key cannot starve the others.
+
+    Appends failing keys to `failed` and their reports to `failures` (up to MAX_FAILURES).
+    Stops at `stop` (a monotonic time, or None) and, unless `extent_limit` is None,
+    `extent_limit` seconds after the first failing key (now, if `failed` already holds
+    one). Returns the keys it left undecided."""
+    if not searches:
+        return []
+    if failed and extent_limit is not None:
+        stop = _earlier(stop, time.monotonic() + extent_limit)
+    # the memo budget is shared by the searches alive at once
+    cap = max(5_000, MEMO_BYTES // (120 + max(len(s[1]) for s in searches) // 8)
+              // len(searches))
+    live = [(key, ops, _search_gen(model, ops, cap)) for key, ops in searches]
+    chunks = 4
+    while live:
+        still = []
+        for idx, item in enumerate(live):
+            if stop is not None and time.monotonic() >= stop:
+                for _, _, gen in live[idx:] + still:
+                    gen.close()
+                return [key for key, _, _ in still + live[idx:]]
+            key, ops, gen = item
+            try:
+                for _ in range(chunks):
+                    next(gen)
+                    if stop is not None and time.monotonic() >= stop:
+                        break
+                still.append(item)
+                continue
+            except StopIteration as fin:
+                res = fin.value
+            if res.verdict == "fail":
+                if not failed and extent_limit is not None:
+                    stop = _earlier(stop, time.monotonic() + extent_limit)
+                failed.append(key)
+                if len(failures) < MAX_FAILURES:
+                    failures.append(_report(model, key, ops, res))
+        live = still
+        chunks *= 2
+    return []
+
+
+def _earlier(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
 
 
 # ----------------------------------------------------------------------------- public API
 
 def check_ops(operations: list[Operation], model: str | Model = "register",
-              time_limit: float | None = None, use_fast_path: bool = True) -> dict[str, Any]:
-    """Check paired operations (start/end must order them; see `check`)."""
+              time_limit: float | None = None, use_fast_path: bool = True,
+              extent_limit: float | None = None) -> dict[str, Any]:
+    """Check paired operations (start/end must order them); arguments and result as in
+    `check`."""
     t0 = time.monotonic()
     deadline = None if time_limit is None else t0 + time_limit
+    if extent_limit is None and time_limit is None:
+        extent_limit = EXTENT_LIMIT_S
     m = get_model(model)
-    prepared = []
-    for op in operations:
-        if op.type == "fail":
-            continue
-        p = m.prepare(op)
-        if p is None:
-            continue
-        prepared.append(p)
+    prepared = [p for p in (m.prepare(op) for op in operations if op.type != "fail")
+                if p is not None]
     parts = m.partition(prepared)
-    # map model ops back to intervals
-    iv = {}
-    for op in operations:
-        iv[id(op)] = op
-    keys_checked = 0
-    unknown_keys: list = []
-    unchecked_keys: list = []
+    failed: list = []           # failing keys, in the order they were found
     failures: list = []
-    n_fail = 0
-    searches = []           # [key, ops, generator] still undecided
+    searches = []               # (key, ops) the fast path could not decide
     for key, mops in parts.items():
-        mops = m.drop_unobserved(mops)
         kops = []
-        for p in mops:
+        for p in m.drop_unobserved(mops):
             op = p[3] if isinstance(p, tuple) else getattr(p, "op", p)
             kops.append(_Op(p, op.start, op.end if op.type != "info" else None, op))
         kops.sort(key=lambda o: o.start)
-        keys_checked += 1
-        verdict, report = _fast_key(m, key, kops, deadline, use_fast_path)
+        verdict, report = _fast_key(m, key, kops, deadline, use_fast_path,
+                                    len(failures) < MAX_FAILURES)
         if verdict == "fail":
-            n_fail += 1
-            if len(failures) < MAX_FAILURES:
+            failed.append(key)
+            if report is not None:
                 failures.append(report)
         elif verdict is None:
-            searches.append([key, kops, None])
-    # the rest is searched round-robin with doubling slices, so one hard key cannot hide
-    # an easy violation elsewhere; the first violation found ends the check (as Porcupine
-    # does) and keys not yet decided are listed as unchecked
-    if searches:
-        cap = max(5_000, MEMO_BYTES // (120 + max(len(s[1]) for s in searches) // 8)
-                  // len(searches))
-        for s_ in searches:
-            s_[2] = _search_gen(m, s_[1], cap)
-        chunks = 4
-        timed_out = False
-        while searches and not n_fail and not timed_out:
-            still = []
-            for idx, (key, kops, gen) in enumerate(searches):
-                res = None
-                try:
-                    for _ in range(chunks):
-                        next(gen)
-                        if deadline is not None and time.monotonic() > deadline:
-                            timed_out = True
-                            break
-                except StopIteration as stop:
-                    res = stop.value
-                if res is None:
-                    still.append(searches[idx])
-                elif res.verdict == "fail":
-                    n_fail += 1
-                    failures.append(_report(m, key, kops, res))
-                if n_fail or timed_out:
-                    still.extend(searches[idx + 1:])
-                    break
-            searches = still
-            chunks *= 2
-        for key, kops, gen in searches:
-            gen.close()
-            (unchecked_keys if n_fail else unknown_keys).append(key)
-    if n_fail:
+            searches.append((key, kops))
+    undecided = _round_robin(m, searches, deadline, extent_limit, failed, failures)
+    if failed:
         valid: Any = False
         verdict_s = "not-linearizable"
-    elif unknown_keys:
+    elif undecided:
         valid = "unknown"
         verdict_s = "unknown"
     else:
         valid = True
         verdict_s = "linearizable"
+    is_failed = set(failed)
     return {
         "valid": valid,
         "verdict": verdict_s,
         "model": m.name,
-        "keys_checked": keys_checked,
+        "keys_checked": len(parts),
         "ops_checked": len(operations),
         "time_s": round(time.monotonic() - t0, 6),
-        "unknown_keys": unknown_keys,
+        "unknown_keys": [] if failed else undecided,
         "failures": failures,
-        "failed_keys": n_fail,
-        "unchecked_keys": unchecked_keys,
+        "failed_keys": len(failed),
+        "failed_key_names": [k for k in parts if k in is_failed][:MAX_KEY_NAMES],
+        "unchecked_keys": undecided if failed else [],
     }
 
 
 def check(history: list[dict[str, Any]], model: str | Model = "register",
-          time_limit: float | None = None, use_fast_path: bool = True) -> dict[str, Any]:
+          time_limit: float | None = None, use_fast_path: bool = True,
+          extent_limit: float | None = None) -> dict[str, Any]:
     """Check a history (list of op dicts) for linearizability against `model`.
 
-    Returns {"valid": True|False|"unknown", "verdict": "linearizable"|"not-linearizable"|
-    "unknown", "model", "keys_checked", "ops_checked", "time_s", "unknown_keys",
-    "failures": [{"key", "prefix", "state_after_prefix", "unplaceable", "window"}],
-    "failed_keys"}. Indices in failures are the `index` of each op's invoke line.
-    A key whose search passes `time_limit` (seconds, whole check) is "unknown".
+    Every key is checked until all are decided or the time is up. `time_limit`: seconds
+    for the whole check (None: none). `extent_limit`: seconds the search goes on once a
+    key has failed (the verdict is then settled; the rest only measures the extent of
+    the violation); None means none when `time_limit` is given and EXTENT_LIMIT_S when
+    not, so that a check without limit ends once it knows the verdict; 0 stops at the
+    first failing key (as Porcupine does).
+
+    Returns a dict:
+      valid, verdict    True / "linearizable", False / "not-linearizable" (some key
+                        failed), or "unknown" / "unknown" (no key failed, some undecided)
+      model             the model's name
+      keys_checked      number of keys (independent sub-histories) in the history
+      ops_checked       number of paired operations
+      time_s            seconds spent
+      failed_keys       number of keys found not linearizable
+      failed_key_names  those keys, in order of first appearance in the history; at most
+                        MAX_KEY_NAMES (shorter than `failed_keys`: the list is cut)
+      failures          reports on the first MAX_FAILURES failing keys found: {"key",
+                        "prefix", "state_after_prefix", "unplaceable", "window"}; indices
+                        are the `index` of each op's invoke line
+      unknown_keys      keys undecided when the time was up, if no key failed
+      unchecked_keys    keys undecided when the time was up, if some key failed (the
+                        verdict stands; these keys may or may not fail too)
+    At most one of unknown_keys and unchecked_keys is non-empty, and both are empty
+    unless a limit stopped the search: every other key was decided, and those not in
+    failed_key_names are linearizable.
     """
-    return check_ops(pair_ops(_positioned(history)), model, time_limit, use_fast_path)
+    return check_ops(pair_ops(_positioned(history)), model, time_limit, use_fast_path,
+                     extent_limit)
 
 
 def check_file(path: str | os.PathLike, model: str | Model = "register",
-               time_limit: float | None = None, use_fast_path: bool = True) -> dict[str, Any]:
+               time_limit: float | None = None, use_fast_path: bool = True,
+               extent_limit: float | None = None) -> dict[str, Any]:
     """`check` a JSONL history file; malformed files raise `history.HistoryError`."""
-    return check(read_history(path), model, time_limit, use_fast_path)
+    return check(read_history(path), model, time_limit, use_fast_path, extent_limit)
+
+
+def failure_summary(r: dict[str, Any]) -> str:
+    """One line on a result of `check`: the verdict and how far a violation reaches."""
+    keys = r.get("keys_checked", 0)
+    if r["valid"] is True:
+        return f"linearizable: {keys} keys, {r.get('ops_checked', 0)} ops"
+    if r["valid"] is False:
+        n, names = r.get("failed_keys", 0), r.get("failed_key_names") or []
+        shown = ", ".join(map(str, names[:5])) + (", ..." if n > 5 else "")
+        rest = len(r.get("unchecked_keys") or [])
+        return (f"not linearizable: {n} of {keys} keys ({shown})"
+                + (f"; {rest} keys undecided in the time limit" if rest else ""))
+    return f"unknown: {len(r.get('unknown_keys') or [])} of {keys} keys undecided in the time limit"

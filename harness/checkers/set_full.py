@@ -12,33 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..history import NEMESIS, pair_ops
+from ..history import fault_windows, pair_ops
+from ..roles import Checker, CheckResult, Figure
 
 MAX_LISTED = 1000
-
-
-def fault_windows(history: list[dict]) -> list[dict[str, Any]]:
-    """[start, end) windows of each nemesis fault: `start-X` paired with the next `stop-X`."""
-    open_: dict[str, dict] = {}
-    out = []
-    end_time = max((op.get("time", 0) for op in history), default=0)
-    for op in history:
-        if op["process"] != NEMESIS:
-            continue
-        f = op["f"]
-        if f.startswith("start-"):
-            name = f[len("start-"):]
-            open_[name] = {"fault": name, "start": op.get("time", 0), "value": op.get("value")}
-        elif f.startswith("stop-"):
-            w = open_.pop(f[len("stop-"):], None)
-            if w:
-                w["end"] = op.get("time", 0)
-                out.append(w)
-    for w in open_.values():
-        w["end"] = end_time
-        out.append(w)
-    out.sort(key=lambda w: w["start"])
-    return out
 
 
 def _label(w: dict[str, Any], i: int) -> str:
@@ -47,6 +24,7 @@ def _label(w: dict[str, Any], i: int) -> str:
 
 
 def check(history: list[dict], final: dict, spec=None) -> dict[str, Any]:
+    """The set-full analysis as a plain dict (SetChecker wraps it into a CheckResult)."""
     ops = [o for o in pair_ops(history) if o.f == "add"]
     primary = (final or {}).get("primary") or {}
     sets = primary.get("sets")
@@ -121,3 +99,41 @@ def _node_summary(node: dict[str, Any], acked: dict) -> dict[str, Any]:
     held = {e for members in sets.values() for e in members}
     missing = sum(1 for e, o in acked.items() if o.key in sets and e not in held)
     return {"role": node.get("role"), "elements": len(held), "missing_acknowledged": missing}
+
+
+def _anomaly_text(r: dict[str, Any]) -> str:
+    parts = []
+    if r["lost_count"]:
+        parts.append(f"lost {r['lost_count']} of {r['acknowledged_count']} acknowledged writes "
+                     f"({r['lost_rate']:.2%})")
+    for key, what in (("unexpected_count", "unexpected elements (never attempted)"),
+                      ("failed_present_count", "elements present after a definite fail"),
+                      ("duplicate_count", "duplicated elements")):
+        if r[key]:
+            parts.append(f"{r[key]} {what}")
+    return "; ".join(parts)
+
+
+class SetChecker(Checker):
+    """Lost, unexpected, failed-but-present and duplicated elements of add-only sets."""
+
+    name = "set"
+    figures = ("attempted", "acknowledged", "lost", "lost_rate")
+
+    def check(self, history, final, spec) -> CheckResult:
+        r = check(history, final, spec)
+        if r["valid"] == "unknown":
+            return CheckResult(self.name, "unknown", r["error"], details=r)
+        summary = (f"acknowledged {r['acknowledged_count']} of {r['attempt_count']} attempted; "
+                   f"lost {r['lost_count']} (lost rate {r['lost_rate']:.2%}); "
+                   f"unexpected {r['unexpected_count']}, recovered {r['recovered_count']}")
+        if not r["valid"]:
+            summary = _anomaly_text(r) + " — " + summary
+        figures = [
+            Figure("attempted", r["attempt_count"], "attempted", "int"),
+            Figure("acknowledged", r["acknowledged_count"], "acknowledged", "int"),
+            Figure("lost", r["lost_count"], "lost", "int", ("mean", "max")),
+            Figure("lost_rate", r["lost_rate"], "lost rate", "pct"),
+        ]
+        details = {k: v for k, v in r.items() if k != "valid"}
+        return CheckResult(self.name, r["valid"], summary, figures, details)

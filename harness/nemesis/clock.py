@@ -37,8 +37,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from ..roles import Fault
 from ..topology import Node, Topology
-from .process import redis_call, run_on_all
 
 MIN_OFFSET_S = 0.1
 MAX_OFFSET_S = 300.0
@@ -113,7 +113,7 @@ class ClockState:
         def one(node: Node) -> None:
             topo.exec(node, ["sb-node", "clock", fmt_offset(offsets[node.name])], check=True)
 
-        run_on_all(topo, nodes, one)
+        topo.each(nodes, one)
         now = self.ctx.history.now()
         with self.lock:
             for name, off in offsets.items():
@@ -122,7 +122,7 @@ class ClockState:
 
     def measure(self, phase: str, fault: str, record: bool = True) -> dict[str, float | None]:
         nodes = list(self.topo.nodes)
-        values = run_on_all(self.topo, nodes, lambda n: measure_one(self.topo, n))
+        values = self.topo.each(nodes, lambda n: measure_one(self.topo, n))
         offsets = {n.name: v for n, v in zip(nodes, values)}
         with self.lock:
             for name, v in offsets.items():
@@ -162,7 +162,7 @@ class ClockState:
 
     # ------------------------------------------------------------ TILT
     def ensure_watch(self) -> None:
-        if self.topo.kind != "sentinel":
+        if not self.topo.sentinel_nodes:
             return
         with self.lock:
             if self.anchor is None:
@@ -173,7 +173,7 @@ class ClockState:
 
     def _tilt_of(self, node: Node) -> bool | None:
         try:
-            text = redis_call(self.topo, node, "INFO", "sentinel", port=26379, timeout=0.3)
+            text = self.topo.call(node, "INFO", "sentinel", port=26379, timeout=0.3)
         except Exception:  # noqa: BLE001 - unreachable this round; the log fills gaps
             return None
         if isinstance(text, dict):
@@ -184,7 +184,7 @@ class ClockState:
     def _watch_tilt(self) -> None:
         nodes = list(self.topo.sentinel_nodes)
         while not self._watch_stop.is_set():
-            states = run_on_all(self.topo, nodes, self._tilt_of)
+            states = self.topo.each(nodes, self._tilt_of)
             now = self.ctx.history.now()
             with self.lock:
                 for node, tilt in zip(nodes, states):
@@ -241,7 +241,7 @@ class ClockState:
     def findings(self) -> dict[str, Any]:
         self.stop_watch()
         out: dict[str, Any] = {"clock_max_offset_ms": dict(sorted(self.max_ms.items()))}
-        if self.topo.kind != "sentinel" or self.anchor is None:
+        if not self.topo.sentinel_nodes or self.anchor is None:
             return out
         with self.lock:
             windows = list(self.tilt_windows)
@@ -296,12 +296,11 @@ class Strobe(threading.Thread):
                 pass
 
 
-class ClockFault:
+class ClockFault(Fault):
     kind = "clock"
 
     def __init__(self, ctx, name: str):
-        self.ctx = ctx
-        self.name = name
+        super().__init__(ctx, name)
         self.modes = {"clock": ("bump", "strobe"), "clock-bump": ("bump",), "clock-strobe": ("strobe",),
                       "clock-reset": ("reset",)}[name]
         self.state = state_of(ctx)

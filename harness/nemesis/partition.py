@@ -5,18 +5,18 @@ OUTPUT; a partition fills them, healing flushes them. The harness's clients reac
 nodes from the bridge gateway (`<subnet>.1`): dropping the gateway on one side is how
 "the clients are cut off with the old primary" (the seed documents' Case II) is made.
 
-A container restart gives it a fresh network namespace without our rules: `reapply()`
-puts the current partition back (the process nemesis calls it after restarts).
+Process faults restart Redis inside its running container, so the rules (which live in
+the container's network namespace) stay in force across kills and restarts. heal()
+flushes every node's chains and then proves that no DROP rule is left.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..roles import Fault
 from ..topology import Node, Topology
-from .process import current_primary
 
 SHAPES = ("isolate-primary", "isolate-primary-with-clients", "isolate-node", "random-halves",
           "majorities-ring", "bridge")
@@ -44,7 +44,7 @@ def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], d
 
     desc: dict[str, Any] = {"shape": shape}
     if shape in ("isolate-primary", "isolate-primary-with-clients", "isolate-node"):
-        target = (current_primary(topo, rng) if shape != "isolate-node" else rng.choice(nodes)).name
+        target = (topo.pick_primary(rng) if shape != "isolate-node" else rng.choice(nodes)).name
         rest = [n for n in names if n != target]
         cut([target], rest)
         if shape == "isolate-primary-with-clients":
@@ -88,11 +88,11 @@ def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], d
     return grudge, desc
 
 
-class PartitionFault:
+class PartitionFault(Fault):
     kind = "partition"
 
     def __init__(self, ctx, name: str):
-        self.ctx = ctx
+        super().__init__(ctx, name)
         self.shapes = SHAPES if name == "partition" else (name,)
         self.grudge: dict[str, set[str]] = {}
         self.shape = None
@@ -110,8 +110,7 @@ class PartitionFault:
                                      for a in sorted(drops))
             topo.exec(node, script, check=True)
 
-        with ThreadPoolExecutor(len(topo.nodes)) as pool:
-            list(pool.map(one, topo.nodes))
+        topo.each(topo.nodes, one)
 
     def start(self) -> dict[str, Any]:
         with self._lock:
@@ -122,20 +121,17 @@ class PartitionFault:
 
     def stop(self) -> dict[str, Any]:
         with self._lock:
-            self.heal()
+            topo = self.ctx.topology
+            topo.each(topo.nodes, lambda n: topo.exec(n, FLUSH))
             shape, self.shape, self.grudge = self.shape, None, {}
             return {"shape": shape}
 
-    def reapply(self) -> None:
-        """After a container restart wiped its rules: put the active partition back."""
-        with self._lock:
-            if self.grudge:
-                self._apply(self.grudge)
-
     def heal(self) -> None:
         topo = self.ctx.topology
-        with ThreadPoolExecutor(len(topo.nodes)) as pool:
-            list(pool.map(lambda n: topo.exec(n, FLUSH), topo.nodes))
+        topo.each(topo.nodes, lambda n: topo.exec(n, FLUSH))
+        left = active_rules(topo)
+        if left:
+            raise RuntimeError(f"iptables rules left after healing: {left}")
 
 
 def active_rules(topo: Topology) -> dict[str, list[str]]:

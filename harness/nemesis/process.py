@@ -12,8 +12,8 @@ Names accepted by `--nemesis` (ACTION[-TARGET]):
                    and delete everything (the seed documents' BP.4). A single event: stop()
                    does nothing.
 
-Targets: `primary` is the Sentinel-elected primary (Sentinel), n1 (replicated), or one of the
-three primaries at random (Cluster); `random` is one node; `minority` is a random ⌊(n−1)/2⌋
+Targets: `primary` is what the topology picks among its current primaries
+(`Topology.pick_primary`: Sentinel's elected one, n1, or one of the Cluster's three); `random` is one node; `minority` is a random ⌊(n−1)/2⌋
 nodes (1 of 3, 2 of 6); `all` is every node. The fault acts on redis-server only; Sentinels
 stay up. The delay between kill and restart (or pause and resume) is the schedule's
 `--nemesis-interval`.
@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
 
-from ..topology import Node, Topology, parse_cluster_nodes
+from ..roles import Fault
+from ..topology import Node, Topology
 
 TARGETS = ("primary", "random", "minority", "all")
 ACTIONS = ("kill", "pause")
@@ -55,37 +55,10 @@ echo "state: $(ps -eo stat=,comm= | awk '$2 ~ /^redis-/ {print $2 "=" $1}' | tr 
 """
 
 
-def run_on_all(topo: Topology, nodes: list[Node], fn) -> list[Any]:
-    """fn(node) on each node in parallel, results in order."""
-    if not nodes:
-        return []
-    with ThreadPoolExecutor(len(nodes)) as pool:
-        return list(pool.map(fn, nodes))
-
-
-def redis_call(topo: Topology, node: Node, *args: Any, port: int = 6379, timeout: float = 0.5) -> Any:
-    """One command to a node: over the network, or (partitioned from the harness) with
-    redis-cli inside the node. Raises RuntimeError if neither works."""
-    try:
-        r = topo.redis(node, port=port, timeout=timeout)
-        try:
-            return r.execute_command(*args)
-        finally:
-            r.close()
-    except (redis.RedisError, OSError) as e:
-        net_err = e
-    cmd = ["timeout", "2", "redis-cli", "-p", str(port), *[str(a) for a in args]]
-    rc, out = topo.exec(node, cmd)
-    if rc != 0 or out.startswith(("ERR", "Could not connect")) or not out.strip():
-        raise RuntimeError(f"{node.name}: {' '.join(map(str, args))}: {type(net_err).__name__}: {net_err}; "
-                           f"in node: {out.strip()[:200]}")
-    return out.strip()
-
-
 def pick_targets(topo: Topology, rng, target: str) -> list[Node]:
     nodes = list(topo.nodes)
     if target == "primary":
-        return [current_primary(topo, rng)]
+        return [topo.pick_primary(rng)]
     if target == "random":
         return [rng.choice(nodes)]
     if target == "minority":
@@ -93,29 +66,6 @@ def pick_targets(topo: Topology, rng, target: str) -> list[Node]:
     if target == "all":
         return nodes
     raise ValueError(f"unknown target {target}")
-
-
-def current_primary(topo: Topology, rng) -> Node:
-    """The node to hit for `primary`: Sentinel's primary, n1 (replicated), or a random one of
-    the Cluster's primaries (asked of any node that answers, since some may be down)."""
-    if topo.kind == "cluster":
-        masters, _ = cluster_shape(topo)
-        if masters:
-            return topo.node(rng.choice(sorted(masters.values())))
-        return rng.choice(list(topo.nodes))
-    return topo.primary() or topo.nodes[0]
-
-
-def cluster_shape(topo: Topology) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """(primary id → address, primary id → replica addresses) from the first node that
-    answers CLUSTER NODES (over the network or inside the node); empty if none does."""
-    for node in topo.nodes:
-        try:
-            text = redis_call(topo, node, "CLUSTER", "NODES", timeout=0.5)
-        except Exception:  # noqa: BLE001 - killed, paused or unreachable: ask the next
-            continue
-        return parse_cluster_nodes(text)
-    return {}, {}
 
 
 def wait_ping(topo: Topology, node: Node, timeout: float = 10.0) -> float | None:
@@ -148,7 +98,7 @@ def heal_processes(topo: Topology) -> list[str]:
         return node.name, out.split()
 
     done, bad = [], []
-    for name, words in run_on_all(topo, list(topo.nodes), one):
+    for name, words in topo.each(list(topo.nodes), one):
         done += [f"{name}:{w}" for w in words if w.startswith(("cont:", "start:", "failed:"))]
         bad += [f"{name}:{w}" for w in words if w.startswith("failed:")]
     for name, problem in process_problems(topo).items():
@@ -163,20 +113,22 @@ def process_problems(topo: Topology) -> dict[str, str]:
     def one(node: Node) -> tuple[str, str]:
         _, out = topo.exec(node, ["sh", "-c", "ps -eo stat=,comm= | awk '$2 ~ /^redis-/ {print $2, $1}'"])
         procs = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
-        want = ["redis-server"] + (["redis-sentinel"] if topo.kind == "sentinel" else [])
+        want = [f"redis-{'server' if d == 'redis' else d}" for d in topo.daemons]
         issues = [f"{p} not running" for p in want if p not in procs]
         issues += [f"{p} stopped ({s})" for p, s in procs.items() if s.startswith("T")]
         return node.name, "; ".join(issues)
 
-    return {name: msg for name, msg in run_on_all(topo, list(topo.nodes), one) if msg}
+    return {name: msg for name, msg in topo.each(list(topo.nodes), one) if msg}
 
 
-class ProcessFault:
-    """kill / pause of redis-server on a target; see the module docstring for names."""
+class ProcessFault(Fault):
+    """kill / pause of redis-server on a target; see the module docstring for names.
+    Its kind is the action: kills never overlap kills, pauses never overlap pauses."""
+
+    kind = "process"
 
     def __init__(self, ctx, name: str):
-        self.ctx = ctx
-        self.name = name
+        super().__init__(ctx, name)
         action, _, target = name.partition("-")
         self.action = action                          # kill | pause
         self.kind = action
@@ -196,8 +148,8 @@ class ProcessFault:
             self.target = self.ctx.rng.choice(self.targets)
             self.victims = pick_targets(topo, self.ctx.rng, self.target)
             sig = "KILL" if self.action == "kill" else "STOP"
-            results = run_on_all(topo, self.victims,
-                                 lambda n: topo.exec(n, ["sb-node", "signal", "redis", sig]))
+            results = topo.each(self.victims,
+                                 lambda n: topo.signal(n, "redis", sig))
             desc: dict[str, Any] = {"target": self.target, "nodes": [n.name for n in self.victims],
                                     "signal": f"SIG{sig}"}
             errors = {n.name: out.strip() for n, (rc, out) in zip(self.victims, results) if rc != 0}
@@ -212,13 +164,13 @@ class ProcessFault:
             if not victims:
                 return {"nodes": []}
             if self.action == "kill":
-                results = run_on_all(topo, victims, lambda n: topo.exec(n, ["sb-node", "start", "redis"]))
-                up = run_on_all(topo, victims, lambda n: wait_ping(topo, n, 5.0))
+                results = topo.each(victims, lambda n: topo.start_daemon(n, "redis"))
+                up = topo.each(victims, lambda n: wait_ping(topo, n, 5.0))
                 desc: dict[str, Any] = {"nodes": [n.name for n in victims], "restarted": True,
                                         "answering_after_s": {n.name: None if s is None else round(s, 3)
                                                               for n, s in zip(victims, up)}}
             else:
-                results = run_on_all(topo, victims, lambda n: topo.exec(n, ["sb-node", "signal", "redis", "CONT"]))
+                results = topo.each(victims, lambda n: topo.signal(n, "redis", "CONT"))
                 desc = {"nodes": [n.name for n in victims], "signal": "SIGCONT"}
             errors = {n.name: out.strip() for n, (rc, out) in zip(victims, results) if rc != 0}
             if errors:
@@ -231,13 +183,13 @@ class ProcessFault:
         heal_processes(self.ctx.topology)
 
 
-class RestartFastFault:
+class RestartFastFault(Fault):
     """SIGKILL the primary's redis-server and start it again at once (single event)."""
 
     kind = "restart-fast"
 
     def __init__(self, ctx, name: str):
-        self.ctx = ctx
+        super().__init__(ctx, name)
         self.last: str | None = None
 
     def describe(self) -> str:
@@ -245,7 +197,7 @@ class RestartFastFault:
 
     def start(self) -> dict[str, Any]:
         topo = self.ctx.topology
-        node = current_primary(topo, self.ctx.rng)
+        node = topo.pick_primary(self.ctx.rng)
         self.last = node.name
         t0 = time.monotonic()
         rc, out = topo.exec(node, "sb-node signal redis KILL; sb-node start redis")

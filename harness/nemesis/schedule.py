@@ -1,13 +1,21 @@
-"""The nemesis schedule: a seeded thread that alternates quiet periods and faults."""
+"""The nemesis schedule: a seeded thread that alternates quiet periods and faults.
+
+Every action is recorded as Jepsen records a nemesis: an `invoke` of `start-<kind>` when
+the nemesis begins to act, then an `info` completion carrying what was done once the
+fault is in force (the same for `stop-<kind>`), so `history.fault_windows` can open a
+window when the fault is really in force and close it when its undo begins.
+"""
 
 from __future__ import annotations
 
 import random
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
+from ..errors import UsageError
 from ..history import NEMESIS, HistoryWriter
+from ..roles import Fault
 from ..topology import Topology
 
 
@@ -17,57 +25,71 @@ class NemesisContext:
     history: HistoryWriter
     rng: random.Random
 
-    def record(self, f: str, value: Any, time: int | None = None) -> None:
-        op = {"process": NEMESIS, "type": "info", "f": f, "value": value}
-        if time is not None:
-            op["time"] = time
-        self.history.append(op)
+    def record(self, f: str, value: Any, type: str = "info") -> None:
+        self.history.append({"process": NEMESIS, "type": type, "f": f, "value": value})
+
+    def act(self, f: str, action: Callable[[], Any]) -> Any:
+        """Record the invoke of `f`, run `action`, record its completion with its result
+        (or with the error, which is then raised)."""
+        self.record(f, None, "invoke")
+        try:
+            value = action()
+        except Exception as e:
+            self.record(f, {"error": f"{type(e).__name__}: {e}"[:300]})
+            raise
+        self.record(f, value)
+        return value
 
 
 class Nemesis:
-    """Runs the faults named in the spec: every `interval` seconds, heal or start one.
+    """Runs the given faults: every `interval` seconds, stop one or start one.
 
-    The same seed gives the same sequence of choices. With `overlap`, a new fault may start
-    while another is active (never two of the same kind at once).
+    The same seed gives the same sequence of choices. Without `overlap`, one fault is
+    active at a time; with it, faults of different kinds may be active together, never
+    two of one kind (two partition shapes would flush each other's rules).
     """
 
-    def __init__(self, names: list[str], ctx: NemesisContext, interval: float, overlap: bool = False):
-        from . import NEMESES
-        from ..errors import UsageError
-        unknown = [n for n in names if n not in NEMESES]
-        if unknown:
-            raise UsageError(f"unknown nemesis {', '.join(unknown)}: choose from {', '.join(sorted(NEMESES))}")
+    def __init__(self, faults: list[Fault], ctx: NemesisContext, interval: float, overlap: bool = False):
         if interval <= 0:
             raise UsageError("--nemesis-interval must be positive")
         self.ctx = ctx
-        self.faults = [NEMESES[n](ctx, n) for n in names]
+        self.faults = faults
         self.interval = interval
         self.overlap = overlap
-        self.active: list[Any] = []
+        self.active: list[Fault] = []
         self.current = "none"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nemesis", daemon=True)
         self.error: BaseException | None = None
+
+    def startable(self) -> list[Fault]:
+        """The faults that may start now under the overlap rules."""
+        if self.active and not self.overlap:
+            return []
+        busy = {f.kind for f in self.active}
+        return [f for f in self.faults if f.kind not in busy]
+
+    def step(self) -> None:
+        """One scheduling decision: stop the oldest active fault, or start a new one."""
+        rng = self.ctx.rng
+        idle = self.startable()
+        if self.active and (not idle or rng.random() < 0.5):
+            fault = self.active.pop(0)
+            self.ctx.act(f"stop-{fault.kind}", fault.stop)
+        elif idle:
+            fault = rng.choice(idle)
+            self.active.append(fault)
+            self.ctx.act(f"start-{fault.kind}", fault.start)
+        self.current = ", ".join(f.describe() for f in self.active) or "none"
 
     def start(self) -> None:
         if self.faults:
             self._thread.start()
 
     def _run(self) -> None:
-        rng = self.ctx.rng
         try:
             while not self._stop.wait(self.interval):
-                idle = [f for f in self.faults if f not in self.active]
-                if self.active and (not self.overlap or not idle or rng.random() < 0.5):
-                    fault = self.active.pop(0)
-                    self.ctx.record(f"stop-{fault.kind}", fault.stop())
-                elif idle:
-                    fault = rng.choice(idle)
-                    # The window opens when the fault begins to apply, not when it is done.
-                    began = self.ctx.history.now()
-                    self.ctx.record(f"start-{fault.kind}", fault.start(), time=began)
-                    self.active.append(fault)
-                self.current = ", ".join(f.describe() for f in self.active) or "none"
+                self.step()
         except BaseException as e:  # noqa: BLE001 - reported by the runner, then healed
             self.error = e
 
@@ -77,22 +99,22 @@ class Nemesis:
         if self._thread.is_alive():
             self._thread.join(timeout=60)
 
+    def kinds(self) -> list[Fault]:
+        """One fault per kind (heal and findings run once per kind)."""
+        return list({f.kind: f for f in reversed(self.faults)}.values())[::-1]
+
     def heal(self) -> list[str]:
         """Undo everything, whatever state the schedule was in. Returns problems, if any."""
         self.stop()
         problems = []
         for fault in self.active:
             try:
-                self.ctx.record(f"stop-{fault.kind}", fault.stop())
+                self.ctx.act(f"stop-{fault.kind}", fault.stop)
             except Exception as e:  # noqa: BLE001 - heal() below is the backstop
                 problems.append(f"stop {fault.kind}: {e}")
         self.active.clear()
         self.current = "none"
-        kinds_done = set()
-        for fault in self.faults:
-            if type(fault) in kinds_done:
-                continue
-            kinds_done.add(type(fault))
+        for fault in self.kinds():
             try:
                 fault.heal()
             except Exception as e:  # noqa: BLE001
@@ -101,16 +123,9 @@ class Nemesis:
         return problems
 
     def findings(self) -> dict[str, Any]:
-        """What the faults observed (e.g. Sentinel TILT windows), merged into results.json.
-
-        A fault class may define `findings(self) -> dict`; called once per kind after healing.
-        """
+        """What the faults observed (e.g. Sentinel TILT windows), merged into results.json."""
         out: dict[str, Any] = {}
-        seen = set()
-        for fault in self.faults:
-            if type(fault) in seen or not hasattr(fault, "findings"):
-                continue
-            seen.add(type(fault))
+        for fault in self.kinds():
             try:
                 out.update(fault.findings())
             except Exception as e:  # noqa: BLE001 - findings are informative, never fatal

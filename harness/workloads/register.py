@@ -19,23 +19,21 @@ import random
 import threading
 from typing import Any
 
-from ..clients import Failed, Session
-from ..topology import Topology
+from ..checkers.linearizability import Linearizability
+from ..clients import Session
+from ..replies import Failed
+from ..roles import Checker, Workload
 
 OPS_PER_KEY = 200
 CAS_SCRIPT = ("local v = redis.call('GET', KEYS[1]) "
               "if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0")
 
 
-class RegisterWorkload:
+class RegisterWorkload(Workload):
     name = "register"
-    checkers = ("linearizable",)
-    model = "register"
 
-    def __init__(self, spec, topology: Topology, rng: random.Random):
-        self.spec = spec
-        self.topo = topology
-        self.rng = random.Random(rng.random())
+    def __init__(self, spec, topology, rng: random.Random):
+        super().__init__(spec, topology, random.Random(rng.random()))
         self._lock = threading.Lock()
         self._slots = [(i, 0) for i in range(max(1, spec.keys))]   # (key id, ops so far)
         self._next_key = itertools.count(len(self._slots))
@@ -78,5 +76,5 @@ class RegisterWorkload:
                 self._last[key] = value if f != "cas" else value[1]
         return value, reply.node
 
-    def final_reads(self) -> dict[str, Any]:
-        return {}
+    def checkers(self) -> list[Checker]:
+        return [Linearizability("register")]

@@ -15,19 +15,22 @@ from typing import Any
 
 import redis
 
-from ..clients import Indeterminate, Session
-from ..topology import Topology
+from ..checkers.set_full import SetChecker
+from ..clients import Session
+from ..replies import Indeterminate
+from ..roles import Checker, Workload
 
 
-class SetWorkload:
+class SetWorkload(Workload):
     name = "set"
-    checkers = ("set",)
 
-    def __init__(self, spec, topology: Topology, rng):
-        self.spec = spec
-        self.topo = topology
+    def __init__(self, spec, topology, rng):
+        super().__init__(spec, topology, rng)
         self.keys = [f"s{i}" for i in range(spec.keys)]
         self._next = itertools.count()  # next() on itertools.count is atomic under the GIL
+
+    def checkers(self) -> list[Checker]:
+        return [SetChecker()]
 
     def next_op(self) -> dict[str, Any]:
         v = next(self._next)
@@ -75,10 +78,8 @@ class SetWorkload:
         raise RuntimeError(f"final read from the primary failed: {last}")
 
     def _read_node(self, node) -> dict[str, Any]:
-        r = self.topo.redis(node, timeout=2.0)
+        r = self.topo.replica_reader(node, timeout=2.0)
         info = r.info("replication")
-        if self.topo.kind == "cluster":
-            r.execute_command("READONLY")
         sets = {}
         for key in self.keys:
             try:

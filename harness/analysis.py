@@ -1,0 +1,67 @@
+"""From a recorded history to a verdict: run the workload's checkers, combine their
+verdicts, compute the run's statistics; and re-check a finished run directory with its
+own workload's checkers and final reads (`splitbrain check RUN_DIR`, Jepsen's `analyze`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .errors import UsageError
+from .history import read_history
+from .junit import write_junit
+from .report import build_report
+from .roles import CheckResult, Workload, combine
+from .rundir import RunDir
+from .spec import TestSpec, spec_from_test_json
+from .stats import run_stats
+from .workloads import WORKLOADS
+
+
+def workload_for(spec: TestSpec, topology: Any = None) -> Workload:
+    """The spec's workload (UsageError naming the choices if there is no such workload)."""
+    cls = WORKLOADS.get(spec.workload)
+    if cls is None:
+        raise UsageError(f"unknown workload {spec.workload!r}: choose from {', '.join(WORKLOADS)}")
+    return cls(spec, topology, random.Random(spec.seed))
+
+
+def run_checkers(workload: Workload, history: list[dict[str, Any]], final: dict[str, Any] | None,
+                 spec: TestSpec) -> dict[str, CheckResult]:
+    """Every checker of the workload on the history; one that raises reads as unknown."""
+    out: dict[str, CheckResult] = {}
+    for checker in workload.checkers():
+        try:
+            out[checker.name] = checker.check(history, final, spec)
+        except Exception as e:  # noqa: BLE001 - a broken checker is "unknown", not a crash
+            out[checker.name] = CheckResult.crashed(checker.name, f"{type(e).__name__}: {e}")
+    return out
+
+
+def judge(results: dict[str, Any], checked: dict[str, CheckResult], history: list[dict[str, Any]]) -> None:
+    """Put checker results, the overall verdict and the statistics into results."""
+    results["checkers"] = {name: r.to_json() for name, r in checked.items()}
+    valid = combine(checked)
+    if results.get("converged") is False and valid is True:
+        valid = "unknown"   # a deployment that never converged was read in an unknown state
+    results["valid"] = valid
+    results.setdefault("stats", {}).update(run_stats(history))
+
+
+def recheck(path: str) -> tuple[RunDir, dict[str, Any]]:
+    """Re-check a finished run: its workload's checkers on its history and final reads.
+    Rewrites results.json (keeping what the run observed: stats, windows, heal), the
+    report and junit.xml. Returns (run directory, new results)."""
+    run = RunDir(path).require()
+    spec = spec_from_test_json(run.test)
+    workload = workload_for(spec)
+    history = read_history(run.history_path)
+    final = run.final
+    previous = run.results if isinstance(run.results, dict) else {}
+    results = {k: v for k, v in previous.items() if k not in ("valid", "checkers")}
+    judge(results, run_checkers(workload, history, final, spec), history)
+    run.write_results(results)
+    build_report(run.path)
+    write_junit(run.path, results)
+    return run, results
