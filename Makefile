@@ -25,9 +25,11 @@ demo: setup
 	  [ $$rc -le 1 ] || exit $$rc
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -ra
 
 test-unit: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not docker and not browser"
 
 bench: setup

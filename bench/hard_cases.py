@@ -7,6 +7,8 @@
 (c) 10,000 ops, 1 register, 6 processes, one stale read             -> reject, < 1 s
 (d) kv: 50,000 ops, 30 processes, 200 keys, 2% crashed, parsed from JSONL -> < 5 s
 (e) 10,000 ops, 1 key, 6 processes, linearizable                    -> < 5 s
+(f) the kv history of (d) with a stale read planted in 20 of its keys (in memory)
+    -> reject, naming exactly those 20 keys (every key is checked), < 5 s
 
 Register cases use read/write (add --cas for read/write/cas, which the read-mapped fast
 path cannot take: the general search decides those). Each case also runs with the fast
@@ -31,8 +33,9 @@ from harness.checkers import histgen  # noqa: E402
 from harness.checkers.linearizable import check, check_file  # noqa: E402
 
 
-def run(label, fn, expect, memory=True):
-    """Time fn() (without tracing), then run it again under tracemalloc for peak memory."""
+def run(label, fn, expect, memory=True, failed=None):
+    """Time fn() (without tracing), then run it again under tracemalloc for peak memory.
+    `failed`: the failing keys expected, if known."""
     t = time.perf_counter()
     r = fn()
     dt = time.perf_counter() - t
@@ -43,15 +46,34 @@ def run(label, fn, expect, memory=True):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         peak_s = f"peak {peak / 2**20:6.1f} MiB"
-    ok = r["verdict"] == expect
+    ok = r["verdict"] == expect and (failed is None or (
+        r["failed_key_names"] == failed and not r["unchecked_keys"]))
     extra = ""
     if r["failures"]:
         f = r["failures"][0]
         extra = (f" key={f['key']} prefix={len(f['prefix'])} "
                  f"unplaceable={f['unplaceable'][0]['index']}")
+        if r["keys_checked"] > 1:
+            extra += (f" failed_keys={r['failed_keys']}/{r['keys_checked']}"
+                      f" unchecked={len(r['unchecked_keys'])}")
     print(f"  {label:<36} {dt:8.3f} s  {peak_s}  "
           f"{r['verdict']}{'' if ok else '  WRONG, expected ' + expect}{extra}", flush=True)
+    if failed is not None and not ok:
+        print(f"    WRONG failing keys: {r['failed_key_names']}, expected {failed}")
     return dt
+
+
+def plant(history, keys, seed):
+    """A copy of a kv `history` from histgen with a provably stale read planted in each
+    of `keys` (corrupt_stale_read on that key's events alone; keys are independent)."""
+    out = list(history)
+    for key in keys:
+        sub = [e for e in history if e["key"] == key]
+        new, _ = histgen.corrupt_stale_read(sub, seed=seed, model="kv")
+        for old, e in zip(sub, new):
+            if old != e:
+                out[old["index"]] = e
+    return out
 
 
 def main() -> int:
@@ -94,6 +116,11 @@ def main() -> int:
                                 key_prefix="k", append_ratio=0)
         histgen.write_jsonl(kvrw, p)
         run("(d') same, read/write only", lambda: check_file(p, "kv"), "linearizable")
+    keys = list(dict.fromkeys(e["key"] for e in kvh))
+    bad_keys = keys[::10]
+    bad = plant(kvh, bad_keys, seed)
+    run(f"(f) (d) with {len(bad_keys)} keys corrupted", lambda: check(bad, "kv"),
+        "not-linearizable", failed=bad_keys)
     print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
 

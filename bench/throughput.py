@@ -28,7 +28,7 @@ import redis.asyncio  # noqa: E402
 
 from harness.runner import Run  # noqa: E402
 from harness.spec import TestSpec  # noqa: E402
-from harness.topology import Topology  # noqa: E402
+from harness.topology import Topology, new_topology  # noqa: E402
 
 
 def bare_threads(host: str, concurrency: int, seconds: float) -> float:
@@ -93,10 +93,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()
-    topo = Topology.new(a.topology)
+    topo = new_topology(a.topology)
     topo.up()
     try:
-        host = (topo.primary() or topo.nodes[0]).ip
+        host = (topo.primaries() or topo.nodes)[0].ip
         bare, ours, aio = [], [], []
         with tempfile.TemporaryDirectory() as results:
             for _ in range(a.rounds):

@@ -46,7 +46,11 @@ class Failed(Exception):
 
 def _code(exc: BaseException) -> str:
     """The error code of a reply. redis-py strips the codes it maps to classes, "ERR"
-    included, so a plain ResponseError whose text does not start with a code was ERR."""
+    included, and keeps them as `status_code` (8.x); without that, a plain ResponseError
+    whose text does not start with a code was ERR."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, str) and status:
+        return status.upper()
     word = str(exc).split(" ", 1)[0]
     if word.isalpha() and word.isupper():
         return word

@@ -11,6 +11,7 @@ from .errors import UsageError
 
 @dataclass
 class TestSpec:
+    __test__ = False   # not a pytest test class, despite its name
     topology: str = "sentinel"
     workload: str = "set"
     nemesis: list[str] = field(default_factory=list)

@@ -1,6 +1,8 @@
 """Synthetic run directories for the report's tests and benchmark.
 
-`make_run(dir)` writes test.json, history.jsonl and results.json of a fake Sentinel run:
+`make_run(dir)` writes test.json, history.jsonl, final.json and results.json (in the
+format the runner writes: a CheckResult per checker, the set checker's computed by the
+real checker from the history and the final read) of a fake Sentinel run:
 clients add unique elements to sets (s0..s3) and read/write registers (r0..r2); the
 nemesis isolates the primary (a partition window), forces a failover (an event), kills a
 node (a window left open) and skews a clock; acknowledged adds during the partition are
@@ -15,8 +17,15 @@ import random
 from pathlib import Path
 from typing import Any
 
+from harness.checkers.linearizability import summary_of
+from harness.checkers.set_full import SetChecker
+from harness.roles import CheckResult, Figure
+from harness.stats import run_stats
+
 XSS = "<script>alert(1)</script>"
 NODES = ["10.213.4.11:6379", "10.213.4.12:6379", "10.213.4.13:6379"]
+#: How long before its completion a nemesis op is invoked.
+NEMESIS_ACT_NS = 50_000_000
 
 
 def make_run(run_dir: Path, n_ops: int = 2000, concurrency: int = 10, duration_s: float = 20.0,
@@ -97,34 +106,27 @@ def make_run(run_dir: Path, n_ops: int = 2000, concurrency: int = 10, duration_s
                 next_pid += 1
             t = end + int(rng.expovariate(1 / mean_gap)) + 1
 
-    # an XSS value on a register too, so it shows in the Porcupine view and the timeline
+    # Jepsen-style nemesis ops: an invoke when the nemesis begins to act, an info once done
     nem = [
-        (part[0], {"f": "start-partition", "value": {"shape": "isolate-primary",
-                                                     "groups": [["n1"], ["n2", "n3"]]}}),
-        (failover_t, {"f": "failover", "value": {"new_primary": "n2"}}),
-        (part[1], {"f": "stop-partition", "value": None}),
-        (int(dur * 0.6), {"f": "start-clock", "value": {"offsets_ms": {"n3": 30000},
-                                                          "why": XSS}}),
-        (int(dur * 0.7), {"f": "stop-clock", "value": {"offsets_ms": {"n3": 0}}}),
-        (int(dur * 0.75), {"f": "clock-measure", "value": {"offsets_ms": {"n1": 2, "n3": -1}}}),
-        (kill_t, {"f": "start-kill", "value": {"nodes": ["n2"]}}),
+        (part[0], "start-partition", {"shape": "isolate-primary", "groups": [["n1"], ["n2", "n3"]]}),
+        (failover_t, "failover", {"new_primary": "n2"}),
+        (part[1], "stop-partition", None),
+        (int(dur * 0.6), "start-clock", {"offsets_ms": {"n3": 30000}, "why": XSS}),
+        (int(dur * 0.7), "stop-clock", {"offsets_ms": {"n3": 0}}),
+        (int(dur * 0.75), "clock-measure", {"offsets_ms": {"n1": 2, "n3": -1}}),
+        (kill_t, "start-kill", {"nodes": ["n2"]}),
     ]
-    for t, op in nem:
-        emit(t, {"process": "nemesis", "type": "info", **op})
+    for t, f, value in nem:
+        emit(t - NEMESIS_ACT_NS, {"process": "nemesis", "type": "invoke", "f": f})
+        emit(t, {"process": "nemesis", "type": "info", "f": f, "value": value})
 
     events.sort(key=lambda e: (e[0], e[1]))
-    invoke_index: dict[int, int] = {}          # seq of an invoke -> history index
-    lines = []
-    for index, (t, s, op) in enumerate(events):
-        op = {"index": index, "time": t, **op}
-        lines.append(json.dumps(op))
-    (run_dir / "history.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = [{"index": index, "time": t, **op} for index, (t, s, op) in enumerate(events)]
+    (run_dir / "history.jsonl").write_text("".join(json.dumps(op) + "\n" for op in history),
+                                           encoding="utf-8")
 
-    # map (pid, start) -> invoke index, for the checker results
-    by_start: dict[tuple[Any, int], int] = {}
-    for index, (t, s, op) in enumerate(events):
-        if op["type"] == "invoke":
-            by_start[(op["process"], t)] = index
+    # (pid, start) -> invoke index, for the checker results
+    by_start = {(op["process"], op["time"]): op["index"] for op in history if op["type"] == "invoke"}
 
     test = {
         "name": "sentinel-set-isolate-primary", "topology": "sentinel", "workload": "set",
@@ -142,21 +144,41 @@ def make_run(run_dir: Path, n_ops: int = 2000, concurrency: int = 10, duration_s
     if not results:
         return run_dir
 
+    # The final read: every acknowledged add but the lost ones (acknowledged by the old
+    # primary during the partition; the XSS one always), plus one never attempted.
     lost = [a for a in adds if part[0] <= a["end"] < part[1] and a["node"] == NODES[0]]
-    lost = [a for a in lost if a["value"] == XSS or rng.random() < 0.5]
-    set_checker = {
-        "valid": not lost, "attempt_count": element, "acknowledged_count": len(adds),
-        "lost_count": len(lost),
-        "lost": [{"element": a["value"], "key": a["key"], "acknowledged_at": a["end"],
-                  "node": a["node"]} for a in lost],
-        "recovered_count": 3, "unexpected_count": 1,
-        "unexpected": [{"element": 999999, "key": "s0"}], "duplicate_count": 0,
-        "lost_rate": round(len(lost) / max(len(adds), 1), 4),
-        "lost_by_window": {"isolate-primary": len(lost)},
-    }
-    checkers: dict[str, Any] = {"set": set_checker}
+    lost = {id(a) for a in lost if a["value"] == XSS or rng.random() < 0.5}
+    sets: dict[str, list[Any]] = {f"s{i}": [] for i in range(4)}
+    for a in adds:
+        if id(a) not in lost:
+            sets[a["key"]].append(a["value"])
+    sets["s0"].append(999999)
+    final = {"primary": {"node": NODES[1], "sets": sets}}
+    (run_dir / "final.json").write_text(json.dumps(final), encoding="utf-8")
+    checkers: dict[str, Any] = {"set": SetChecker().check(history, final, None).to_json()}
+    checkers["linearizable"] = linearizable_result(reg_ops, part, by_start, linearizable_failure)
+    checkers["stale-reads"] = CheckResult(
+        "stale-reads", True, f"no stale reads; note {XSS}",
+        [Figure("stale", 0, "stale reads", "int")],
+        {"stale_count": 0, "note": XSS, "max_staleness_ms": 12.5}).to_json()
+    if valid is None:
+        valid = not (lost or linearizable_failure)
+    res = {"valid": valid, "checkers": checkers, "stats": run_stats(history), "healed": True,
+           "windows": {"sentinel_tilt": [{"node": "n2", "start": int(dur * 0.45),
+                                          "end": int(dur * 0.55)}]}}
+    (run_dir / "results.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
+    return run_dir
 
-    if linearizable_failure:
+
+def linearizable_result(reg_ops: list[dict[str, Any]], part: tuple[int, int],
+                        by_start: dict[tuple[Any, int], int], failure: bool) -> dict[str, Any]:
+    """The linearizable checker's result: valid, or a counterexample on r1 (a read in the
+    partition that returns a value the register does not hold), as CheckResult JSON."""
+    if not failure:
+        r = {"valid": True, "verdict": "linearizable", "model": "register", "keys_checked": 3,
+             "ops_checked": len(reg_ops), "failures": [], "failed_keys": 0, "failed_key_names": [],
+             "unknown_keys": [], "unchecked_keys": [], "time_s": 0.01}
+    else:
         mid = [r for r in reg_ops if part[0] <= r["start"] < part[1] and r["type"] == "ok"]
         reads = [r for r in mid if r["f"] == "read"]
         bad = reads[len(reads) // 2] if reads else (mid or reg_ops)[0]
@@ -165,35 +187,24 @@ def make_run(run_dir: Path, n_ops: int = 2000, concurrency: int = 10, duration_s
         prefix = [r for r in window if r["end"] < bad["start"] and r["type"] != "fail"]
         writes = [r for r in prefix if r["f"] == "write" and r["type"] == "ok"]
         state = writes[-1]["value"] if writes else None
-        checkers["linearizable"] = {
-            "valid": False, "verdict": "not-linearizable", "model": "register",
-            "keys_checked": 3,
-            "failures": [{
-                "key": "r1",
-                "prefix": [by_start[(r["pid"], r["start"])] for r in prefix],
-                "state_after_prefix": str(state) if state is not None else XSS,
-                "unplaceable": [{"index": by_start[(bad["pid"], bad["start"])],
-                                 "process": bad["pid"], "f": bad["f"], "value": bad["ok_value"],
-                                 "reason": f"read {bad['ok_value']}, but the register holds "
-                                           f"{state if state is not None else XSS}"}],
-                "window": [by_start[(r["pid"], r["start"])] for r in window],
-            }],
-        }
-    else:
-        checkers["linearizable"] = {"valid": True, "verdict": "linearizable",
-                                    "model": "register", "keys_checked": 3, "failures": []}
-    checkers["stale-reads"] = {"valid": True, "stale_count": 0, "note": XSS, "max_staleness_ms": 12.5}
-    counts = {t: sum(1 for _, _, op in events if op["type"] == t and op["process"] != "nemesis")
-              for t in ("ok", "fail", "info")}
-    n = sum(counts.values())
-    if valid is None:
-        valid = not (lost or linearizable_failure)
-    res = {"valid": valid, "checkers": checkers,
-           "stats": {"ops": n, **counts, "duration_s": duration_s,
-                     "ops_per_s": round(n / duration_s, 1)},
-           "windows": {"tilt": [{"node": "n2", "start": int(dur * 0.45), "end": int(dur * 0.55)}]}}
-    (run_dir / "results.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
-    return run_dir
+        r = {"valid": False, "verdict": "not-linearizable", "model": "register", "keys_checked": 3,
+             "ops_checked": len(reg_ops), "failed_keys": 1, "failed_key_names": ["r1"],
+             "unknown_keys": [], "unchecked_keys": [], "time_s": 0.02,
+             "failures": [{
+                 "key": "r1",
+                 "prefix": [by_start[(r["pid"], r["start"])] for r in prefix],
+                 "state_after_prefix": str(state) if state is not None else XSS,
+                 "unplaceable": [{"index": by_start[(bad["pid"], bad["start"])],
+                                  "process": bad["pid"], "f": bad["f"], "value": bad["ok_value"],
+                                  "reason": f"read {bad['ok_value']}, but the register holds "
+                                            f"{state if state is not None else XSS}"}],
+                 "window": [by_start[(r["pid"], r["start"])] for r in window],
+             }]}
+    figures = [Figure("keys_checked", r["keys_checked"], "keys checked", "int"),
+               Figure("failed_keys", r["failed_keys"], "keys not linearizable", "int", ("mean", "max")),
+               Figure("time_s", r["time_s"], "check s", "s")]
+    return CheckResult("linearizable", r["valid"], summary_of(r), figures,
+                       {k: v for k, v in r.items() if k != "valid"}).to_json()
 
 
 # ---------------------------------------------------------------------------------------

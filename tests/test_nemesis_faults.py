@@ -57,7 +57,9 @@ def _run(tmp_path, **kw):
 
 
 def _nemesis_ops(history, f=None):
-    return [o for o in history if o["process"] == "nemesis" and (f is None or o["f"] == f)]
+    """The nemesis's completions (what each action did; invokes carry no value)."""
+    return [o for o in history if o["process"] == "nemesis" and o["type"] != "invoke"
+            and (f is None or o["f"] == f)]
 
 
 def _assert_no_containers(project: str) -> None:
@@ -82,7 +84,7 @@ def test_restart_fast_primary(tmp_path, persistence, expect_loss):
     starts = _nemesis_ops(history, "start-restart-fast")
     assert starts and starts[0]["value"]["nodes"] == ["n1"]
     assert starts[0]["value"]["down_s"] is not None
-    s = results["checkers"]["set"]
+    s = results["checkers"]["set"]["details"]
     assert s["acknowledged_count"] > 50
     assert results["healed"] is True
     print(f"restart-fast {persistence}: acknowledged {s['acknowledged_count']}, lost {s['lost_count']}, "
@@ -110,7 +112,7 @@ def test_sentinel_primary_fault_fails_over(tmp_path, fault):
     assert results["stats"].get("failover_s") is not None
     final = json.loads((outcome.run_dir / "final.json").read_text())
     assert not final["primary"]["node"].endswith(".11:6379"), final["primary"]["node"]
-    s = results["checkers"]["set"]
+    s = results["checkers"]["set"]["details"]
     print(f"{fault}: acknowledged {s['acknowledged_count']}, lost {s['lost_count']}, "
           f"failover {results['stats']['failover_s']} s")
 
@@ -150,7 +152,7 @@ def test_combined_schedule_heals_everything(tmp_path):
     from harness.nemesis.partition import active_rules
     from harness.nemesis.clock import measure_one
     from harness.nemesis.process import process_problems
-    from harness.topology import Topology
+    from harness.topology import attach
     outcome, results, history = _run(tmp_path, topology="sentinel", time_limit=16, nemesis_interval=2,
                                      nemesis=["partition", "clock", "kill", "pause"], nemesis_overlap=True,
                                      keep=True, seed=11)
@@ -161,7 +163,7 @@ def test_combined_schedule_heals_everything(tmp_path):
         assert results["healed"] is True, results.get("heal_problems")
         assert results.get("converged") is not False
         assert results["valid"] in (True, False)
-        topo = Topology.attach(project)
+        topo = attach(project)
         assert active_rules(topo) == {}
         assert process_problems(topo) == {}
         offsets = {n.name: measure_one(topo, n) for n in topo.nodes}
@@ -174,8 +176,9 @@ def test_combined_schedule_heals_everything(tmp_path):
 
 @pytest.mark.docker
 def test_sigint_mid_fault_heals_and_removes(tmp_path):
-    """Ctrl-C while a partition, a pause and a clock skew are in force: the run heals all
-    three (recorded, then verified) and removes its containers."""
+    """Ctrl-C while a partition, a pause and a clock skew are in force: the run ends its
+    workload early, heals all three (recorded, then verified), checks what it recorded and
+    removes its containers."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([CLI, "run", "-t", "sentinel", "--nemesis", "isolate-node,pause-random,clock-bump",
                              "--nemesis-overlap", "--nemesis-interval", "1.5", "--time-limit", "60",
@@ -204,7 +207,8 @@ def test_sigint_mid_fault_heals_and_removes(tmp_path):
     run_dir = hist.parent
     results = json.loads((run_dir / "results.json").read_text())
     test = json.loads((run_dir / "test.json").read_text())
-    assert "interrupted by SIGINT" in results.get("error", ""), out[-2000:]
+    assert "cut short by SIGINT" in results.get("note", ""), out[-2000:]
+    assert proc.returncode in (0, 1) and results["valid"] in (True, False), out[-2000:]
     assert results["healed"] is True, results.get("heal_problems")
     ops = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     heal = [o for o in ops if o["process"] == "nemesis" and o["f"] == "heal"]
@@ -229,7 +233,7 @@ def test_forced_failover(tmp_path, topology):
     (start, *_) = _nemesis_ops(history, "start-failover")
     assert start["value"].get("reply") == "OK", start["value"]
     assert results.get("converged") is not False and results["healed"] is True
-    s = results["checkers"]["set"]
+    s = results["checkers"]["set"]["details"]
     oks = [o for o in history if o["process"] != "nemesis" and o["type"] == "ok"]
     before = {o["node"] for o in oks if o["time"] < start["time"]}
     if topology == "sentinel":

@@ -67,8 +67,9 @@ def test_invalid_run_renders(tmp_path):
     page = build_report(make_run(tmp_path / "run"))
     dom = _render(tmp_path, page)
     assert '<div class="vtext">INVALID</div>' in dom
-    # Plotly drew every chart: the timeline, latency, throughput and the Porcupine view
-    for chart in ("timeline", "latency", "throughput", "porcupine-0"):
+    # Plotly drew every chart: the timeline, latency, throughput and the linearizable
+    # checker's window of ops (chart-1, asked for by its view)
+    for chart in ("timeline", "latency", "throughput", "chart-1"):
         m = re.search(rf'id="{chart}"[^>]*class="[^"]*js-plotly-plot', dom) or \
             re.search(rf'class="[^"]*js-plotly-plot[^"]*"[^>]*id="{chart}"', dom)
         assert m, f"chart {chart} was not drawn"
@@ -77,6 +78,8 @@ def test_invalid_run_renders(tmp_path):
     assert XSS not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert re.search(r'class="annotation-text"[^>]*>[^<]*clock n3 \+30000ms', dom)
+    # the checkers' marks and the window's classes reached the legends
+    assert ">lost write<" in dom and ">cannot be placed<" in dom
     _screenshot(tmp_path, page, "report-invalid.png")
 
 

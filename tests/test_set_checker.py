@@ -4,7 +4,9 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from harness.checkers.set_full import check, fault_windows
+from harness.checkers.set_full import SetChecker, check
+from harness.history import fault_windows
+from harness.spec import TestSpec
 
 
 def make_history(outcomes, t0=0):
@@ -90,3 +92,20 @@ def test_random_large_history_is_fast_and_exact():
             keep[k].add(e)
     r = check(make_history(outcomes), final_of(keep))
     assert r["lost_count"] == sum(1 for e, t, _ in outcomes if t == "ok" and e % 97 == 0)
+
+
+def test_checker_result_carries_verdict_summary_figures_and_junit():
+    h = make_history([(1, "ok", "s0"), (2, "ok", "s0"), (3, "fail", "s0")])
+    r = SetChecker().check(h, final_of({"s0": {1}}), TestSpec())
+    assert r.checker == "set" and r.valid is False
+    assert r.summary.startswith("lost 1 of 2 acknowledged writes (50.00%)")
+    assert {f.name: f.value for f in r.figures} == {"attempted": 3, "acknowledged": 2, "lost": 1,
+                                                     "lost_rate": 0.5}
+    assert {f.name for f in r.figures} == set(SetChecker.figures)
+    (case,) = r.junit_cases()
+    assert case.status == "failure" and case.message == r.summary
+    assert r.details["lost"][0]["element"] == 2
+    ok = SetChecker().check(h, final_of({"s0": {1, 2}}), TestSpec())
+    assert ok.valid is True and ok.junit_cases()[0].status == "passed"
+    unknown = SetChecker().check(h, {}, TestSpec())
+    assert unknown.valid == "unknown" and unknown.junit_cases()[0].status == "error"

@@ -1,24 +1,149 @@
-"""Fast path of the linearizability checker: read-mapped registers decided by zones.
+"""Per-key parts of the linearizability checker (`linearizable.py`) that need no search
+of their own: the ops of one key (`KeyOp`), failure reports (`search_report`), and the
+fast path (`fast_key`), which decides read-mapped registers by their zones.
 
 A key with only reads and writes whose written values are all distinct is "read-mapped":
 every read names the write it saw. Such a register is linearizable iff every read's write
 exists and did not start after the read ended, and the clusters' zones do not conflict
 (Gibbons & Korach 1997; Golab, Li & Shah 2011). O(n log n), no search.
 
-Ops are the checker's per-key ops (`linearizable._Op`: `.m` the model op, `.start`,
-`.end`, None for a crashed op); `rw` is the model's `unique_values` description of them.
+A key the fast path rejects is searched again (within REPORT_BUDGET_S) to produce the
+same failure report the search gives: the longest linearizable prefix, the state after
+it, and the op that cannot be placed next.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any
+import time
+from typing import Any, Callable
 
+from ..history import Operation
 from .models import READ, Model, RWHistory, show
 
-__all__ = ["ZoneFailure", "zones", "shortest_rejected_prefix", "trim_reads"]
+__all__ = ["KeyOp", "fast_key", "search_report", "zones"]
 
+REPORT_BUDGET_S = 2.0       # search time spent on a report after the fast path rejects
 _INF = float("inf")
+
+
+class KeyOp:
+    """One prepared op of one key: its model op, interval and identity (the history's
+    `Operation`)."""
+
+    __slots__ = ("m", "start", "end", "op")
+
+    def __init__(self, m: Any, start: float, end: float | None, op: Operation):
+        self.m = m
+        self.start = start
+        self.end = end          # None: crashed (info), may take effect any time after start
+        self.op = op
+
+
+def op_record(o: KeyOp, reason: str | None = None) -> dict[str, Any]:
+    """An op as a failure report shows it."""
+    op = o.op
+    rec = {"index": op.invoke_index, "process": op.process, "f": op.f, "value": op.value,
+           "type": op.type}
+    if reason is not None:
+        rec["reason"] = reason
+    return rec
+
+
+def window(ops: list[KeyOp], target: KeyOp) -> list[int]:
+    """Invoke indices of the op that cannot be placed and of every op concurrent with it."""
+    t_end = _INF if target.end is None else target.end
+    out = []
+    for o in ops:
+        o_end = _INF if o.end is None else o.end
+        if o is target or (o.start < t_end and target.start < o_end):
+            out.append(o.op.invoke_index)
+    return out
+
+
+def search_report(model: Model, key: Any, ops: list[KeyOp], res: Any) -> dict[str, Any]:
+    """The failure report of a key from a failed search `res` (`linearizable._Result`):
+    the longest linearizable prefix found, the state after it, the op whose return could
+    not be passed (with the reason) and others that cannot come next either, and the
+    window of ops concurrent with it."""
+    state = res.state
+    prefix = res.prefix or []
+    done = set(prefix)
+    unplaceable = []
+    blocked = res.blocked
+    first = None
+    if blocked is not None and blocked >= 0:
+        first = ops[blocked]
+        ok, _ = model.step(state, first.m)
+        reason = (model.explain(state, first.m) if not ok else
+                  f"{model.describe_op(first.m)} must take effect before it returned, but no "
+                  f"order of the concurrent ops lets it")
+        unplaceable.append(op_record(first, reason))
+    # other ops that could not be placed next either (completed, not in prefix, callable)
+    if first is not None:
+        for i, o in enumerate(ops):
+            if i in done or o is first or o.end is None or o.start > first.end:
+                continue
+            ok, _ = model.step(state, o.m)
+            if not ok:
+                unplaceable.append(op_record(o, model.explain(state, o.m)))
+            if len(unplaceable) >= 5:
+                break
+    return {
+        "key": key,
+        "prefix": [ops[i].op.invoke_index for i in prefix],
+        "state_after_prefix": model.describe_state(state),
+        "unplaceable": unplaceable,
+        "window": window(ops, first) if first is not None else [],
+    }
+
+
+def fast_key(model: Model, key: Any, ops: list[KeyOp], deadline: float | None,
+             search: Callable, want_report: bool = True) -> tuple[str | None, dict | None]:
+    """Try the fast path on one key: ("ok"|"fail", report), or (None, None) when the key
+    needs the search. The report (None unless `want_report`) is built as the search's
+    is, with `search(model, ops, deadline)` (`linearizable._search`) on the ops before
+    the shortest prefix the zones reject, within REPORT_BUDGET_S."""
+    rw = model.unique_values([o.m for o in ops])
+    if rw is None:
+        return None, None
+    zone_fail = zones(rw, ops)
+    if zone_fail is None:
+        return "ok", None
+    if not want_report:
+        return "fail", None
+    budget = time.monotonic() + REPORT_BUDGET_S
+    d = budget if deadline is None else min(deadline, budget)
+    writes = rw.writes
+    hi = shortest_rejected_prefix(model, ops, writes)
+    culprit = ops[hi - 1]
+    zf = zones_prefix(model, ops[:hi], writes) or zone_fail
+    before = trim_reads(ops[:hi - 1], writes)
+    res = search(model, before, d)
+    if res.verdict == "ok":
+        state = res.state if res.prefix else model.init()
+        ok, _ = model.step(state, culprit.m)
+        reason = model.explain(state, culprit.m) if not ok else zf.reason
+        return "fail", {
+            "key": key,
+            "prefix": [before[i].op.invoke_index for i in res.prefix or []],
+            "state_after_prefix": model.describe_state(state),
+            "unplaceable": [op_record(culprit, reason)],
+            "window": window(ops, culprit),
+        }
+    res = search(model, ops, d)
+    if res.verdict == "fail":
+        return "fail", search_report(model, key, ops, res)
+    return "fail", {
+        "key": key,
+        "prefix": [],
+        "state_after_prefix": "(not computed: the search for a prefix ran out of time)",
+        "unplaceable": [op_record(zone_fail.read, zone_fail.reason)],
+        "window": window(ops, zone_fail.read),
+    }
+
+
+# ----------------------------------------------------------------------------- zones
 
 
 class ZoneFailure:
@@ -32,7 +157,7 @@ class ZoneFailure:
         self.other = other
 
 
-def zones(rw: RWHistory, ops: list) -> ZoneFailure | None:
+def zones(rw: RWHistory, ops: list[KeyOp]) -> ZoneFailure | None:
     """Decide a read-mapped register (unique written values). None means linearizable.
 
     Cluster of value v: its write plus the reads that returned v (the initial value has

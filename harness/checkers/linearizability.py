@@ -3,6 +3,7 @@ the models of `models.py`, within the spec's `check_time_limit`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..roles import Checker, CheckResult, Figure
@@ -31,6 +32,39 @@ class Linearizability(Checker):
 
     name = "linearizable"
     figures = ("keys_checked", "failed_keys", "time_s")
+    template = (Path(__file__).parent / "templates" / "linearizable.html.j2").read_text(encoding="utf-8")
+
+    def view(self, result: CheckResult, run: Any) -> dict[str, Any]:
+        """For the report, per counterexample: the ops that cannot be placed (rows), a
+        Porcupine-style window of the ops around them (a chart: the prefix numbered in
+        the order it takes effect, the unplaceable ops flagged), and the drawn ops (rows)."""
+        failures, charts = [], []
+        for f in result.details.get("failures") or []:
+            if not isinstance(f, dict):
+                continue
+            bad = [u for u in f.get("unplaceable") or [] if isinstance(u, dict)]
+            flagged = {u.get("index"): str(u.get("reason", "")) for u in bad}
+            prefix = list(f.get("prefix") or [])
+            chart = run.op_window(f.get("window") or [], key=f.get("key"), numbered=prefix,
+                                  flagged=flagged, title=f"key {f.get('key')}",
+                                  legend={"numbered": "in the linearizable prefix (#n = its place)",
+                                          "flagged": "cannot be placed"})
+            place = {i: n + 1 for n, i in enumerate(prefix)}
+            roles = {i: "cannot be placed" if i in flagged else f"prefix #{place[i]}"
+                     for i in chart["indices"] if i in flagged or i in place}
+            unplaceable = []
+            for u in bad:
+                o = run.op(u.get("index"))
+                unplaceable.append([
+                    u.get("index"), u.get("process", o.process if o else ""), u.get("f", o.f if o else ""),
+                    run.short(u.get("value", o.value if o else "")), o.type if o else "",
+                    run.time_text(o.start if o else None), run.time_text(o.end if o else None),
+                    o.node if o else "", u.get("reason", "")])
+            failures.append({"key": f.get("key"), "prefix_length": len(prefix),
+                             "state": f.get("state_after_prefix"), "unplaceable": unplaceable,
+                             "chart": chart, "drawn": run.op_rows(chart["indices"], roles)})
+            charts.append(chart)
+        return {"failures": failures, "charts": charts}
 
     def __init__(self, model: str = "register"):
         self.model = get_model(model).name

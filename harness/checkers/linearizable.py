@@ -14,7 +14,8 @@ How it decides
    its own. Every key is checked, not just up to the first failing one, so a result
    says how many keys (and which) a violation reaches.
 3. Fast path (`linear_zones.py`): a read/write key whose written values are all
-   distinct is decided in O(n log n) by the zones of its values, without search.
+   distinct is decided in O(n log n) by the zones of its values, without search (a
+   rejected key is searched, within a budget, for the usual failure report).
 4. Everything else: the just-in-time linearization search of Wing & Gong as refined by
    Lowe and Porcupine (`_search`): call/return entries in a doubly linked list (int
    arrays), lift/unlift, memo of (bitset of linearized ops, model state) with Python ints
@@ -30,10 +31,6 @@ How it decides
    time). The keys that need the search are searched round-robin with doubling slices
    (`_round_robin`), so one hard key cannot starve the others; a time limit leaves the
    keys not decided by then as unknown (or unchecked, when another key failed).
-
-A key the fast path rejects is searched again (within a time budget) to produce the
-same failure report the search gives: the longest linearizable prefix, the state after
-it, and the op that cannot be placed next.
 """
 
 from __future__ import annotations
@@ -43,7 +40,7 @@ import time
 from typing import Any, Iterable
 
 from ..history import Operation, pair_ops, read_history
-from .linear_zones import shortest_rejected_prefix, trim_reads, zones, zones_prefix
+from .linear_zones import KeyOp as _Op, fast_key, search_report
 from .models import MODELS, NOTBLIND as _NOTBLIND, Model, get_model
 
 __all__ = ["check", "check_file", "check_ops", "failure_summary", "MODELS"]
@@ -51,9 +48,7 @@ __all__ = ["check", "check_file", "check_ops", "failure_summary", "MODELS"]
 MAX_FAILURES = 10               # detailed failure reports kept in a result
 MAX_KEY_NAMES = 1000            # failing key names kept in a result
 MEMO_BYTES = 256 << 20          # rough budget for the memo of one key's search
-REPORT_BUDGET_S = 2.0           # search time spent on a report after the fast path rejects
 EXTENT_LIMIT_S = 2.0            # without a time limit: search time after the first failure
-_INF = float("inf")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -66,27 +61,6 @@ def _positioned(history: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
         if "index" not in d:
             d["index"] = pos
         yield d
-
-
-class _Op:
-    """One prepared op of one key: its model op, interval and identity."""
-
-    __slots__ = ("m", "start", "end", "op")
-
-    def __init__(self, m: Any, start: float, end: float | None, op: Operation):
-        self.m = m
-        self.start = start
-        self.end = end          # None: crashed (info), may take effect any time after start
-        self.op = op
-
-
-def _op_record(model: Model, o: _Op, reason: str | None = None) -> dict[str, Any]:
-    op = o.op
-    rec = {"index": op.invoke_index, "process": op.process, "f": op.f, "value": op.value,
-           "type": op.type}
-    if reason is not None:
-        rec["reason"] = reason
-    return rec
 
 
 # ----------------------------------------------------------------------------- search
@@ -123,7 +97,8 @@ def _search_gen(model: Model, ops: list[_Op], memo_cap: int | None = None):
     """Wing & Gong / Lowe just-in-time linearization search over one key's ops.
 
     A generator: yields None every CHUNK steps (so a caller can share time between keys
-    or stop it), and returns a `_Result` with verdict "ok" or "fail".
+    or stop it), and returns a `_Result` with verdict "ok" or "fail". A caller may
+    `send` a new memo cap at a yield (e.g. a larger one once other keys are done).
     `ops` must be sorted by start. Op i has call entry 2i and (if it completed) return
     entry 2i+1; entry 2n is the list head.
     """
@@ -200,7 +175,9 @@ def _search_gen(model: Model, ops: list[_Op], memo_cap: int | None = None):
             i = e >> 1
             steps += 1
             if not steps & 0x3FF:
-                yield
+                new_cap = yield
+                if new_cap:
+                    memo_cap = new_cap
             if info[i]:
                 t = twin[i]
                 if t >= 0 and not done[t]:
@@ -313,99 +290,7 @@ def _unwind(top) -> list[int]:
     return out
 
 
-# ----------------------------------------------------------------------------- per key
-
-def _fast_key(model: Model, key: Any, ops: list[_Op], deadline: float | None,
-              use_fast_path: bool = True, want_report: bool = True
-              ) -> tuple[str | None, dict | None]:
-    """Try the read-mapped fast path (`linear_zones`) on one key: ("ok"|"fail", report),
-    or (None, None) when the key needs the search. No report unless `want_report`."""
-    if not use_fast_path:
-        return None, None
-    rw = model.unique_values([o.m for o in ops])
-    if rw is None:
-        return None, None
-    zone_fail = zones(rw, ops)
-    if zone_fail is None:
-        return "ok", None
-    if not want_report:
-        return "fail", None
-    # rejected. For the usual report (a linearizable prefix, the state after it, the op
-    # that cannot come next), search the ops before the shortest rejected prefix
-    budget = time.monotonic() + REPORT_BUDGET_S
-    d = budget if deadline is None else min(deadline, budget)
-    writes = rw.writes
-    hi = shortest_rejected_prefix(model, ops, writes)
-    culprit = ops[hi - 1]
-    zf = zones_prefix(model, ops[:hi], writes) or zone_fail
-    before = trim_reads(ops[:hi - 1], writes)
-    res = _search(model, before, d)
-    if res.verdict == "ok":
-        state = res.state if res.prefix else model.init()
-        ok, _ = model.step(state, culprit.m)
-        reason = model.explain(state, culprit.m) if not ok else zf.reason
-        return "fail", {
-            "key": key,
-            "prefix": [before[i].op.invoke_index for i in res.prefix or []],
-            "state_after_prefix": model.describe_state(state),
-            "unplaceable": [_op_record(model, culprit, reason)],
-            "window": _window(ops, culprit),
-        }
-    res = _search(model, ops, d)
-    if res.verdict == "fail":
-        return "fail", _report(model, key, ops, res)
-    return "fail", {
-        "key": key,
-        "prefix": [],
-        "state_after_prefix": "(not computed: the search for a prefix ran out of time)",
-        "unplaceable": [_op_record(model, zone_fail.read, zone_fail.reason)],
-        "window": _window(ops, zone_fail.read),
-    }
-
-
-def _window(ops: list[_Op], target: _Op) -> list[int]:
-    """Invoke indices of the op that cannot be placed and of every op concurrent with it."""
-    t_end = _INF if target.end is None else target.end
-    out = []
-    for o in ops:
-        o_end = _INF if o.end is None else o.end
-        if o is target or (o.start < t_end and target.start < o_end):
-            out.append(o.op.invoke_index)
-    return out
-
-
-def _report(model: Model, key: Any, ops: list[_Op], res: _Result) -> dict[str, Any]:
-    state = res.state
-    prefix = res.prefix or []
-    done = set(prefix)
-    unplaceable = []
-    blocked = res.blocked
-    first = None
-    if blocked is not None and blocked >= 0:
-        first = ops[blocked]
-        ok, _ = model.step(state, first.m)
-        reason = (model.explain(state, first.m) if not ok else
-                  f"{model.describe_op(first.m)} must take effect before it returned, but no "
-                  f"order of the concurrent ops lets it")
-        unplaceable.append(_op_record(model, first, reason))
-    # other ops that could not be placed next either (completed, not in prefix, callable)
-    if first is not None:
-        for i, o in enumerate(ops):
-            if i in done or o is first or o.end is None or o.start > first.end:
-                continue
-            ok, _ = model.step(state, o.m)
-            if not ok:
-                unplaceable.append(_op_record(model, o, model.explain(state, o.m)))
-            if len(unplaceable) >= 5:
-                break
-    return {
-        "key": key,
-        "prefix": [ops[i].op.invoke_index for i in prefix],
-        "state_after_prefix": model.describe_state(state),
-        "unplaceable": unplaceable,
-        "window": _window(ops, first) if first is not None else [],
-    }
-
+# ----------------------------------------------------------------------------- keys
 
 def _round_robin(model: Model, searches: list, stop: float | None,
                  extent_limit: float | None, failed: list, failures: list) -> list:
@@ -416,18 +301,17 @@ def _round_robin(model: Model, searches: list, stop: float | None,
     Stops at `stop` (a monotonic time, or None) and, unless `extent_limit` is None,
     `extent_limit` seconds after the first failing key (now, if `failed` already holds
     one). Returns the keys it left undecided."""
-    if not searches:
-        return []
-    if failed and extent_limit is not None:
-        stop = _earlier(stop, time.monotonic() + extent_limit)
-    # the memo budget is shared by the searches alive at once
-    cap = max(5_000, MEMO_BYTES // (120 + max(len(s[1]) for s in searches) // 8)
-              // len(searches))
-    live = [(key, ops, _search_gen(model, ops, cap)) for key, ops in searches]
+    live = [(key, ops, _search_gen(model, ops)) for key, ops in searches]
     chunks = 4
+    cap = None      # fresh generators take no `send` value, and size their own memo
+    extent_set = extent_limit is None
     while live:
         still = []
         for idx, item in enumerate(live):
+            if failed and not extent_set:       # the verdict is settled: bound the rest
+                extent_set = True
+                t = time.monotonic() + extent_limit
+                stop = t if stop is None else min(stop, t)
             if stop is not None and time.monotonic() >= stop:
                 for _, _, gen in live[idx:] + still:
                     gen.close()
@@ -435,7 +319,7 @@ def _round_robin(model: Model, searches: list, stop: float | None,
             key, ops, gen = item
             try:
                 for _ in range(chunks):
-                    next(gen)
+                    gen.send(cap)
                     if stop is not None and time.monotonic() >= stop:
                         break
                 still.append(item)
@@ -443,18 +327,15 @@ def _round_robin(model: Model, searches: list, stop: float | None,
             except StopIteration as fin:
                 res = fin.value
             if res.verdict == "fail":
-                if not failed and extent_limit is not None:
-                    stop = _earlier(stop, time.monotonic() + extent_limit)
                 failed.append(key)
                 if len(failures) < MAX_FAILURES:
-                    failures.append(_report(model, key, ops, res))
+                    failures.append(search_report(model, key, ops, res))
         live = still
         chunks *= 2
+        if live:    # the memo budget is shared by the searches still alive
+            cap = max(5_000, MEMO_BYTES // (120 + max(len(k[1]) for k in live) // 8)
+                      // len(live))
     return []
-
-
-def _earlier(a: float | None, b: float) -> float:
-    return b if a is None else min(a, b)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -481,8 +362,9 @@ def check_ops(operations: list[Operation], model: str | Model = "register",
             op = p[3] if isinstance(p, tuple) else getattr(p, "op", p)
             kops.append(_Op(p, op.start, op.end if op.type != "info" else None, op))
         kops.sort(key=lambda o: o.start)
-        verdict, report = _fast_key(m, key, kops, deadline, use_fast_path,
+        verdict, report = (fast_key(m, key, kops, deadline, _search,
                                     len(failures) < MAX_FAILURES)
+                           if use_fast_path else (None, None))
         if verdict == "fail":
             failed.append(key)
             if report is not None:
@@ -490,19 +372,11 @@ def check_ops(operations: list[Operation], model: str | Model = "register",
         elif verdict is None:
             searches.append((key, kops))
     undecided = _round_robin(m, searches, deadline, extent_limit, failed, failures)
-    if failed:
-        valid: Any = False
-        verdict_s = "not-linearizable"
-    elif undecided:
-        valid = "unknown"
-        verdict_s = "unknown"
-    else:
-        valid = True
-        verdict_s = "linearizable"
+    valid: Any = False if failed else "unknown" if undecided else True
     is_failed = set(failed)
     return {
         "valid": valid,
-        "verdict": verdict_s,
+        "verdict": {False: "not-linearizable", True: "linearizable"}.get(valid, "unknown"),
         "model": m.name,
         "keys_checked": len(parts),
         "ops_checked": len(operations),
@@ -535,8 +409,9 @@ def check(history: list[dict[str, Any]], model: str | Model = "register",
       ops_checked       number of paired operations
       time_s            seconds spent
       failed_keys       number of keys found not linearizable
-      failed_key_names  those keys, in order of first appearance in the history; at most
-                        MAX_KEY_NAMES (shorter than `failed_keys`: the list is cut)
+      failed_key_names  those keys, ordered by their first checked op (failed ops and
+                        crashed reads are not checked); at most MAX_KEY_NAMES (a list
+                        shorter than `failed_keys` was cut)
       failures          reports on the first MAX_FAILURES failing keys found: {"key",
                         "prefix", "state_after_prefix", "unplaceable", "window"}; indices
                         are the `index` of each op's invoke line

@@ -10,6 +10,7 @@ counted: an element that appears more than once across the final read.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from ..history import fault_windows, pair_ops
@@ -119,6 +120,33 @@ class SetChecker(Checker):
 
     name = "set"
     figures = ("attempted", "acknowledged", "lost", "lost_rate")
+    template = (Path(__file__).parent / "templates" / "set.html.j2").read_text(encoding="utf-8")
+
+    def view(self, result: CheckResult, run: Any) -> dict[str, Any]:
+        """For the report: the lost writes in time order, each with the fault in force
+        when it was acknowledged (table rows), ✕ marks for the timeline, and the lost and
+        acknowledged writes per fault window side by side."""
+        d = result.details
+        lost = []
+        for item in d.get("lost") or []:
+            item = item if isinstance(item, dict) else {"element": item}
+            lost.append((run.seconds(item.get("acknowledged_at")), item))
+        lost.sort(key=lambda x: (x[0] is None, x[0] or 0))
+        rows = [[i.get("element"), i.get("key"), run.time_text(i.get("invoked_at")),
+                 run.time_text(i.get("acknowledged_at")), i.get("node"), i.get("process"),
+                 run.fault_at(t)] for t, i in lost]
+        marks = [{"t": t, "p": i.get("process"), "name": "lost write",
+                  "text": f"LOST {run.short(i.get('element'), 60)} key {run.short(i.get('key'), 60)} "
+                          f"acknowledged at {t:.4f}s by {i.get('node')}"}
+                 for t, i in lost if t is not None]
+        lost_in = d.get("lost_by_window") if isinstance(d.get("lost_by_window"), dict) else {}
+        acked_in = d.get("acknowledged_by_window")
+        acked_in = acked_in if isinstance(acked_in, dict) else {}
+        by_window = [[w, lost_in.get(w, 0), acked_in.get(w)] for w in dict.fromkeys([*acked_in, *lost_in])]
+        per_node = d.get("per_node") if isinstance(d.get("per_node"), dict) else {}
+        nodes = [[n, v.get("role"), v.get("elements"), v.get("missing_acknowledged"), v.get("error", "")]
+                 for n, v in per_node.items() if isinstance(v, dict)]
+        return {"lost": rows, "marks": marks, "by_window": by_window, "nodes": nodes}
 
     def check(self, history, final, spec) -> CheckResult:
         r = check(history, final, spec)

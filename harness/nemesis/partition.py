@@ -75,7 +75,9 @@ def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], d
         ring = names[:]
         rng.shuffle(ring)
         n = len(ring)
-        reach = (n - 1) // 2      # each node sees itself and `reach` neighbours each way: a majority
+        # Each node sees itself and `reach` neighbours each way: the fewest that make a
+        # majority (2·reach + 1 > n/2), so that no two nodes see the same majority.
+        reach = (n // 2 + 1) // 2
         for i, x in enumerate(ring):
             for j, y in enumerate(ring):
                 d = min(abs(i - j), n - abs(i - j))

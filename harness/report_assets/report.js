@@ -5,6 +5,8 @@
  * with or without a GPU, and needs no WebGL.
  * Strings from the history are escaped (pesc) before Plotly sees them: Plotly reads a
  * small HTML subset in labels, so "<b>" in a value would otherwise be markup.
+ * The checkers' views add marks on the timeline (DATA.marks) and charts of their own
+ * (DATA.charts, drawn by kind); nothing here knows which checker they came from.
  * When everything is drawn, #report-status gets data-status="ok" and data-render-ms
  * (ms since navigation start); any uncaught error shows in #js-errors and sets "error". */
 (function () {
@@ -37,6 +39,7 @@
   }
 
   var TYPE_COLORS = { ok: "#16a34a", fail: "#dc2626", info: "#d97706" };
+  var MARK_COLORS = ["#b91c1c", "#7c3aed", "#0e7490", "#a16207"];
   var F_COLORS = ["#2563eb", "#16a34a", "#9333ea", "#0891b2", "#ea580c", "#db2777", "#65a30d", "#475569"];
   var F_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon"];
   var FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1f2937" };
@@ -198,15 +201,20 @@
     traces = traces.concat(legendTraces(["ok", "fail", "info"].map(function (t) {
       return { key: t, name: t, line: { color: TYPE_COLORS[t], width: 6 } };
     })));
-    if (D.lost.length) {
-      traces.push({ type: "scatter", mode: "markers", name: "lost write",
-        x: D.lost.map(function (l) { return l.t; }),
-        y: D.lost.map(function (l) { return String(l.p) in rowOf ? rowOf[String(l.p)] : null; }),
-        text: D.lost.map(function (l) {
-          return pesc("LOST " + l.el + " key " + l.key + " acknowledged at " + l.t + "s by " + l.node);
-        }), hoverinfo: "text",
-        marker: { symbol: "x-thin-open", size: 11, color: "#b91c1c", line: { width: 2.5, color: "#b91c1c" } } });
-    }
+    // The checkers' marks (e.g. a lost write when it was acknowledged): one trace per name.
+    var markNames = [], byName = {};
+    D.marks.forEach(function (m) {
+      if (!byName[m.name]) { byName[m.name] = []; markNames.push(m.name); }
+      byName[m.name].push(m);
+    });
+    markNames.forEach(function (name, k) {
+      var ms = byName[name], color = ms[0].color || MARK_COLORS[k % MARK_COLORS.length];
+      traces.push({ type: "scatter", mode: "markers", name: pesc(name),
+        x: ms.map(function (m) { return m.t; }),
+        y: ms.map(function (m) { return String(m.p) in rowOf ? rowOf[String(m.p)] : null; }),
+        text: ms.map(function (m) { return pesc(m.text || name); }), hoverinfo: "text",
+        marker: { symbol: ms[0].symbol || "x-thin-open", size: 11, color: color, line: { width: 2.5, color: color } } });
+    });
     var layout = baseLayout(D, "timeline", { labels: true, height: Math.min(900, Math.max(320, 120 + nrows * 14)),
       yaxis: { title: { text: pesc(D.rows.title) }, range: [nrows - 0.5, -0.5], zeroline: false, showgrid: false,
                tickmode: "array", tickvals: tickvals, ticktext: ticktext },
@@ -334,32 +342,30 @@
     return Plotly.newPlot("throughput", traces, layout, CONFIG);
   }
 
-  var CLS = {
-    prefix: { color: "#16a34a", name: "in the linearizable prefix (#n = its place)" },
-    other: { color: "#9ca3af", name: "other ops of the window" },
-    fail: { color: "#fca5a5", name: "failed ops" },
-    unplaceable: { color: "#dc2626", name: "cannot be placed" },
-  };
+  // A "window of ops" chart (kind "op-window", harness/report/opwindow.py): bars per
+  // process in history order, classed numbered / flagged / fail / other; the chart names
+  // its classes for the legend.
+  var WINDOW_COLORS = { other: "#9ca3af", fail: "#fca5a5", numbered: "#16a34a", flagged: "#dc2626" };
 
-  function porcupine(view, n) {
-    var el = document.getElementById("porcupine-" + n);
+  function opWindow(chart) {
+    var el = document.getElementById(chart.id);
     if (!el) return null;
-    if (!view.bars.length) { el.textContent = "No ops of this window are in the history."; return null; }
+    if (!chart.bars.length) { el.textContent = "No ops of this window are in the history."; return null; }
     var procs = [], traces = [], labels = { x: [], y: [], text: [] };
-    view.bars.forEach(function (b) { if (procs.indexOf(b.p) < 0) procs.push(b.p); });
+    chart.bars.forEach(function (b) { if (procs.indexOf(b.p) < 0) procs.push(b.p); });
     procs.sort(function (a, b) { return a < b ? -1 : a > b ? 1 : 0; });
-    ["other", "fail", "prefix", "unplaceable"].forEach(function (cls) {
+    ["other", "fail", "numbered", "flagged"].forEach(function (cls) {
       var x = [], y = [], text = [];
-      view.bars.forEach(function (b) {
+      chart.bars.forEach(function (b) {
         if (b.cls !== cls) return;
         var y0 = pesc("p" + b.p), t = pesc(b.hover);
         x.push(b.x0, b.x1, null); y.push(y0, y0, null); text.push(t, t, "");
         labels.x.push((b.x0 + b.x1) / 2); labels.y.push(y0); labels.text.push(pesc(b.label));
       });
       if (!x.length) return;
-      traces.push({ type: "scatter", mode: "lines", name: CLS[cls].name, x: x, y: y, text: text,
-        hoverinfo: "text", connectgaps: false,
-        line: { color: CLS[cls].color, width: cls === "unplaceable" ? 20 : 16 } });
+      traces.push({ type: "scatter", mode: "lines", name: pesc((chart.classes || {})[cls] || cls),
+        x: x, y: y, text: text, hoverinfo: "text", connectgaps: false,
+        line: { color: WINDOW_COLORS[cls], width: cls === "flagged" ? 20 : 16 } });
     });
     traces.push({ type: "scatter", mode: "text", x: labels.x, y: labels.y, text: labels.text,
       textfont: { size: 10, color: "#111827" }, hoverinfo: "skip", showlegend: false });
@@ -373,6 +379,16 @@
       legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0, xanchor: "left" },
     };
     return Plotly.newPlot(el, traces, layout, CONFIG);
+  }
+
+  // Charts the checkers' views asked for, by kind; an unknown kind says so in its place.
+  var CHART_KINDS = { "op-window": opWindow };
+  function checkerChart(chart) {
+    var draw = CHART_KINDS[chart.kind];
+    if (draw) return draw(chart);
+    var el = document.getElementById(chart.id);
+    if (el) el.textContent = "This report cannot draw charts of kind " + chart.kind + ".";
+    return null;
   }
 
   // Zoom the three time charts together.
@@ -415,8 +431,8 @@
     mark("latency");
     jobs.push(throughput(DATA));
     mark("throughput");
-    DATA.porcupine.forEach(function (v, n) { jobs.push(porcupine(v, n)); });
-    mark("porcupine");
+    (DATA.charts || []).forEach(function (c) { jobs.push(checkerChart(c)); });
+    mark("charts");
     Promise.all(jobs).then(function () {
       mark("drawn");
       linkZoom(["timeline", "latency", "throughput"]);

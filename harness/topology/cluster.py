@@ -35,8 +35,9 @@ def parse_cluster_nodes(text: Any) -> tuple[dict[str, str], dict[str, list[str]]
         parts = line.split()
         if len(parts) < 4:
             continue
-        node_id, addr, flags, master = parts[0], parts[1].split("@")[0], parts[2], parts[3]
-        if "fail" in flags or "noaddr" in flags:    # failed, or suspected by this node (fail?)
+        node_id, addr, master = parts[0], parts[1].split("@")[0], parts[3]
+        flags = set(parts[2].split(","))
+        if flags & {"fail", "fail?", "noaddr"}:    # failed, or suspected by this node (fail?)
             continue
         if "master" in flags:
             masters[node_id] = addr

@@ -1,0 +1,140 @@
+"""One run's files read back for the report, leniently, and `RunView`: what a checker's
+`view(result, run)` gets to look at (the ops, the fault windows, and a few helpers).
+
+Nothing here fails on a missing or damaged file: each problem becomes a warning the page
+shows, and the verdict of a run whose results are missing is unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..history import OP_TYPES, HistoryError, Operation, pair_ops, read_history
+from ..templating import seconds, short
+from . import opwindow
+from .faults import fault_text, sec, windows_and_events
+
+
+def load_json(path: Path) -> tuple[Any, str | None]:
+    """(the JSON in path, None) or (None, what is wrong with it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    except (OSError, ValueError) as e:
+        return None, f"{path.name} could not be read: {e}"
+
+
+def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The history's ops and a warning if it is missing or malformed (then every line
+    that parses into a plausible op is kept)."""
+    if not path.exists():
+        return [], "history.jsonl is missing"
+    try:
+        return read_history(path), None
+    except HistoryError as e:
+        strict_error = str(e)
+    ops: list[dict[str, Any]] = []
+    skipped = 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                op = json.loads(line)
+            except ValueError:
+                skipped += 1
+                continue
+            if (isinstance(op, dict) and op.get("type") in OP_TYPES and "process" in op
+                    and isinstance(op.get("f"), str)
+                    and isinstance(op.get("time", 0), (int, float))):
+                ops.append(op)
+            else:
+                skipped += 1
+    return ops, (f"the history is malformed ({strict_error}); the report shows the "
+                 f"{len(ops)} lines that could be read ({skipped} skipped)")
+
+
+class RunView:
+    """A run as the report sees it. Attributes:
+
+    test, results   test.json and results.json (empty dicts if missing)
+    history         the ops as dicts; `ops` the client ops paired (`history.Operation`),
+                    `by_index` those by their invoke's index
+    windows         fault windows [{name, start, end, detail, stop_detail, open, color}]
+                    and `events` [{name, time, detail, color}], in seconds
+    t_end           the last time in the history, in seconds
+    warnings        what is missing or damaged, for the page
+    """
+
+    OP_COLUMNS = ["index", "process", "f", "invoked with", "type", "returned", "invoked",
+                  "completed", "node"]
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.warnings: list[str] = []
+        test, err = load_json(self.run_dir / "test.json")
+        if err:
+            self.warnings.append(err)
+        self.test: dict[str, Any] = test if isinstance(test, dict) else {}
+        results, err = load_json(self.run_dir / "results.json")
+        if err:
+            self.warnings.append(err + " — the run did not finish checking; the verdict is unknown")
+        self.results: dict[str, Any] = results if isinstance(results, dict) else {}
+        self.history, err = load_history(self.run_dir / "history.jsonl")
+        if err:
+            self.warnings.append(err)
+        self.ops: list[Operation] = pair_ops(self.history)
+        self.by_index: dict[Any, Operation] = {o.invoke_index: o for o in self.ops}
+        times = [op["time"] for op in self.history if isinstance(op.get("time"), (int, float))]
+        self.t_end: float = round(max(times) / 1e9, 4) if times else 0.0
+        self.windows, self.events = windows_and_events(self.history, self.results.get("windows"),
+                                                       self.t_end)
+        self._charts_made = 0  # chart ids are unique across the page's checkers
+
+    # ------------------------------------------------------------------ helpers for views
+
+    @staticmethod
+    def seconds(t_ns: Any) -> float | None:
+        """A history time (ns) in seconds; None if it is not a time."""
+        return sec(t_ns, None)
+
+    @staticmethod
+    def time_text(t_ns: Any) -> str:
+        """A history time (ns) as "12.345s" ("—" if none)."""
+        return seconds(sec(t_ns, None))
+
+    short = staticmethod(short)
+
+    def fault_at(self, t_s: float | None) -> str:
+        """The faults in force at t (seconds), or the last one before it and how long ago."""
+        return fault_text(t_s, self.windows)
+
+    def op(self, index: Any) -> Operation | None:
+        """The client op whose invoke has this index."""
+        return self.by_index.get(index)
+
+    def op_rows(self, indices: Iterable[Any], extra: Mapping[Any, Any] | None = None) -> list[list[Any]]:
+        """Table rows (OP_COLUMNS, plus `extra[index]` if given) of the ops with these indices."""
+        rows = []
+        for i in indices:
+            o = self.by_index.get(i)
+            if o is None:
+                continue
+            row = [i, o.process, o.f, short(o.invoke_value), o.type, short(o.value),
+                   self.time_text(o.start), self.time_text(o.end), o.node]
+            if extra is not None:
+                row.append(extra.get(i, ""))
+            rows.append(row)
+        return rows
+
+    def op_window(self, core: Iterable[Any], key: Any = None, numbered: Sequence[Any] = (),
+                  flagged: Mapping[Any, str] | None = None,
+                  legend: Mapping[str, str] | None = None, title: str = "") -> dict[str, Any]:
+        """A "window of ops" chart around the ops `core` (invoke indices): see
+        `report.opwindow`. Put it in view()'s "charts" and place it with `h.chart(c)`."""
+        self._charts_made += 1
+        return opwindow.op_window(f"chart-{self._charts_made}", self.by_index, self.ops, core,
+                                  key, numbered, flagged, legend, title)
