@@ -1,71 +1,49 @@
-"""JUnit XML for CI: `write_junit(run_dir, results)` after each run (one testcase per
-checker), `write_compare_junit(path, cells)` after `splitbrain compare` (one testcase per cell).
+"""JUnit XML for CI: `write_junit(run_dir, results)` after each run (the checkers'
+testcases), `write_compare_junit(path, cells)` after `splitbrain compare` (one testcase
+per cell).
 
-A checker that found anomalies is a <failure> whose message is the anomaly summary ("lost
-12 of 3400 acknowledged writes (0.35%)"); a checker that could not decide ("unknown") is
-an <error> with the reason, so a CI page never shows an undecided check as passed. A run
-that produced no checker results at all (the harness failed) is one <error> testcase.
-xml.etree escapes every text and attribute.
+A run's testcases are its checkers' own (`CheckResult.junit_cases()`, read back from
+results.json): a case whose status is "failure" (an anomaly) becomes a <failure>, one
+whose status is "error" (the checker could not decide) an <error>, so a CI page never
+shows an undecided check as passed. A run with no checker results at all (the harness
+failed) is one <error> testcase, and so is a deployment that did not converge or faults
+that were not healed. Nothing here knows which checkers exist.
+
+xml.etree escapes markup in text and attributes, but writes control characters as they
+are, which XML 1.0 forbids: every string is cleaned of them first (`xml_text`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from .roles import CheckResult
+
 MAX_DETAIL = 20_000
+#: Characters XML 1.0 does not allow, even as references: C0 controls but tab, newline and
+#: carriage return; lone surrogates; U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _pct(n: float, d: float) -> str:
-    return f"{n / d:.2%}" if d else "n/a"
+def xml_text(value: Any) -> str:
+    """str(value) with the characters XML cannot hold written as visible escapes (\\x07)."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", str(value))
 
 
-def set_summary(c: dict[str, Any]) -> str:
-    parts = []
-    lost, acked = c.get("lost_count") or 0, c.get("acknowledged_count") or 0
-    if lost:
-        parts.append(f"lost {lost} of {acked} acknowledged writes ({_pct(lost, acked)})")
-    for key, what in (("unexpected_count", "unexpected elements (never attempted)"),
-                      ("failed_present_count", "elements present after a definite fail"),
-                      ("duplicate_count", "duplicated elements")):
-        if c.get(key):
-            parts.append(f"{c[key]} {what}")
-    return "; ".join(parts)
-
-
-def linearizable_summary(c: dict[str, Any]) -> str:
-    failures = c.get("failures") or []
-    keys = ", ".join(str(f.get("key")) for f in failures[:5])
-    n = c.get("failed_keys", len(failures))
-    return (f"not linearizable: {n} key{'s' if n != 1 else ''} with violations"
-            + (f" ({keys}{', ...' if len(failures) > 5 else ''})" if keys else ""))
-
-
-def anomaly_summary(name: str, c: dict[str, Any]) -> str:
-    """One line saying what a checker found."""
-    text = ""
-    if name == "set":
-        text = set_summary(c)
-    elif name == "linearizable" or "failed_keys" in c:
-        text = linearizable_summary(c)
-    return text or f"{name} checker found anomalies"
-
-
-def unknown_reason(name: str, c: dict[str, Any], results: dict[str, Any]) -> str:
-    reason = c.get("error") or c.get("reason")
-    if not reason and c.get("unknown_keys"):
-        reason = f"undecided for keys {', '.join(map(str, c['unknown_keys'][:10]))} (search ran out of time)"
-    if not reason and results.get("error"):
-        reason = results["error"]
-    return f"{name}: verdict unknown" + (f": {reason}" if reason else "")
-
-
-def _detail(c: dict[str, Any]) -> str:
-    small = {k: v for k, v in c.items() if not isinstance(v, (list, dict)) or len(json.dumps(v, default=str)) < 2000}
-    text = json.dumps(small, indent=1, default=str)
-    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "\n..."
+def _clean(elem: ET.Element) -> None:
+    """Make every text, tail and attribute of the tree well-formed XML."""
+    for e in elem.iter():
+        if e.text is not None:
+            e.text = xml_text(e.text)
+        if e.tail is not None:
+            e.tail = xml_text(e.tail)
+        for k, v in list(e.attrib.items()):
+            e.attrib[k] = xml_text(v)
 
 
 def _suite_counts(suite: ET.Element) -> None:
@@ -91,23 +69,55 @@ def _root(suites: list[ET.Element]) -> ET.Element:
 
 
 def _write(root: ET.Element, path: Path) -> Path:
+    _clean(root)
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return path
 
 
+def _detail(result: CheckResult) -> str:
+    """The checker's details as JSON (its small fields), cut to MAX_DETAIL characters."""
+    small = {k: v for k, v in result.details.items()
+             if not isinstance(v, (list, dict)) or len(json.dumps(v, default=str)) < 2000}
+    text = json.dumps(small, indent=1, default=str)
+    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "\n..."
+
+
+def _seconds(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+
+
+def _checker_cases(suite: ET.Element, classname: str, name: str, raw: Any,
+                   results: dict[str, Any]) -> None:
+    result = CheckResult.from_json(name, raw)
+    for case in result.junit_cases():
+        elem = ET.SubElement(suite, "testcase", classname=classname, name=case.name or name,
+                             time=f"{_seconds(result.details.get('time_s')):.3f}")
+        if case.status == "failure":
+            msg = case.message or result.summary or f"{name} found anomalies"
+            ET.SubElement(elem, "failure", message=msg, type="anomaly").text = \
+                msg + "\n\n" + (case.detail or _detail(result))
+        elif case.status != "passed":
+            reason = case.message or result.summary or results.get("error") or ""
+            msg = f"{name}: verdict unknown" + (f": {reason}" if reason else "")
+            ET.SubElement(elem, "error", message=msg, type="unknown").text = \
+                msg + ("\n\n" + case.detail if case.detail else "")
+
+
 def run_suite(run_dir: Path, results: dict[str, Any] | None) -> ET.Element:
+    """One run as a <testsuite>: properties from test.json, the checkers' testcases."""
     run_dir = Path(run_dir)
     try:
         test = json.loads((run_dir / "test.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         test = {}
-    results = results or {}
+    test = test if isinstance(test, dict) else {}
+    results = results if isinstance(results, dict) else {}
     name = str(test.get("name") or run_dir.parent.name)
-    stats = results.get("stats") or {}
-    duration = stats.get("duration_s") or 0
+    stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
+    duration = _seconds(stats.get("duration_s"))
     suite = ET.Element("testsuite", name=name, timestamp=str(test.get("started", "")),
-                       hostname=str(test.get("host", "")), time=f"{float(duration or 0):.3f}")
+                       hostname=str(test.get("host", "")), time=f"{duration:.3f}")
     props = ET.SubElement(suite, "properties")
     for key in ("topology", "workload", "nemesis", "seed", "time_limit", "concurrency", "redis_conf",
                 "sentinel_conf", "wait", "project"):
@@ -117,22 +127,13 @@ def run_suite(run_dir: Path, results: dict[str, Any] | None) -> ET.Element:
                           value=v if isinstance(v, str) else json.dumps(v, default=str))
     ET.SubElement(props, "property", name="run_dir", value=str(run_dir))
     classname = f"splitbrain.{name}"
-    checkers = results.get("checkers") or {}
+    checkers = results.get("checkers") if isinstance(results.get("checkers"), dict) else {}
     if not checkers:
-        case = ET.SubElement(suite, "testcase", classname=classname, name="run", time=f"{float(duration or 0):.3f}")
-        msg = results.get("error") or "the run produced no checker results"
-        ET.SubElement(case, "error", message=str(msg), type="harness").text = str(msg)
-    for cname, c in checkers.items():
-        c = c if isinstance(c, dict) else {"valid": "unknown", "error": f"bad result {c!r}"}
-        case = ET.SubElement(suite, "testcase", classname=classname, name=str(cname),
-                             time=f"{float(c.get('time_s') or 0):.3f}")
-        valid = c.get("valid")
-        if valid is False:
-            msg = anomaly_summary(cname, c)
-            ET.SubElement(case, "failure", message=msg, type="anomaly").text = msg + "\n\n" + _detail(c)
-        elif valid is not True:
-            msg = unknown_reason(cname, c, results)
-            ET.SubElement(case, "error", message=msg, type="unknown").text = msg
+        case = ET.SubElement(suite, "testcase", classname=classname, name="run", time=f"{duration:.3f}")
+        msg = str(results.get("error") or "the run produced no checker results")
+        ET.SubElement(case, "error", message=msg, type="harness").text = msg
+    for cname, raw in checkers.items():
+        _checker_cases(suite, classname, str(cname), raw, results)
     if results.get("converged") is False or results.get("healed") is False:
         case = ET.SubElement(suite, "testcase", classname=classname, name="converge and heal")
         msg = "; ".join(x for x in (
@@ -144,53 +145,53 @@ def run_suite(run_dir: Path, results: dict[str, Any] | None) -> ET.Element:
 
 
 def write_junit(run_dir: Path, results: dict[str, Any] | None) -> Path:
-    """run_dir/junit.xml: one testsuite (the run), one testcase per checker."""
+    """run_dir/junit.xml: one testsuite (the run), its checkers' testcases."""
     run_dir = Path(run_dir)
     return _write(_root([run_suite(run_dir, results)]), run_dir / "junit.xml")
 
 
+VERDICT_WORDS = {"true": "valid", "false": "INVALID", "unknown": "unknown"}
+
+
+def run_line(row: dict[str, Any]) -> str:
+    """One run of a compare cell: seed, verdict, each checker's summary, where it is."""
+    said = "; ".join(f"{k}: {v}" for k, v in (row.get("summaries") or {}).items() if v)
+    return (f"seed {row.get('seed')}: {VERDICT_WORDS.get(row.get('valid'), 'harness error')}"
+            + (f"; {said}" if said else "") + f"; {row.get('run_dir') or '(no run directory)'}"
+            + (f"; {row.get('error')}" if row.get("error") else ""))
+
+
 def cell_summary(rows: list[dict[str, Any]]) -> tuple[str | None, str]:
-    """(kind, message) of one compare cell: kind "failure", "error" or None (passed)."""
+    """(kind, message) of one compare cell (rows as from `rundir.load_run`): kind
+    "failure" if a run is invalid, else "error" if the harness failed or a verdict is
+    unknown, else None (passed)."""
     n = len(rows)
     invalid = [r for r in rows if r.get("valid") == "false"]
     harness = [r for r in rows if r.get("harness_failed")]
     unknown = [r for r in rows if r.get("valid") not in ("true", "false") and not r.get("harness_failed")]
-    lost = sum(r.get("lost") or 0 for r in rows)
-    acked = sum(r.get("acknowledged") or 0 for r in rows if r.get("lost") is not None)
-    lost_runs = sum(1 for r in rows if (r.get("lost") or 0) > 0)
-    figures = (f"lost {lost:.0f} of {acked:.0f} acknowledged writes ({_pct(lost, acked)}) in "
-               f"{lost_runs} of {n} runs" if lost else f"no acknowledged write lost in {n} runs")
     if invalid:
-        return "failure", f"{len(invalid)} of {n} runs invalid: {figures}"
+        first = "; ".join(f"{k}: {v}" for k, v in (invalid[0].get("summaries") or {}).items() if v)
+        return "failure", (f"{len(invalid)} of {n} runs invalid"
+                           + (f" (seed {invalid[0].get('seed')}: {first})" if first else ""))
     if harness:
         errs = "; ".join(sorted({str(r.get("error")) for r in harness}))[:500]
         return "error", f"{len(harness)} of {n} runs failed in the harness: {errs}"
     if unknown:
         return "error", f"{len(unknown)} of {n} runs with an unknown verdict"
-    return None, figures
-
-
-def _n(v: Any) -> str:
-    return "?" if v is None else f"{v:.0f}"
-
-
-def _verdict(v: Any) -> str:
-    return {"true": "valid", "false": "INVALID", "unknown": "unknown"}.get(v, "harness error")
+    return None, f"{n} of {n} runs valid"
 
 
 def write_compare_junit(path: Path, cells: list[dict[str, Any]]) -> Path:
-    """One testcase per compare cell (cells as from harness.compare.group_runs)."""
+    """One testcase per compare cell (cells as from `compare.table.group_runs`)."""
     suite = ET.Element("testsuite", name="splitbrain.compare")
     total_t = 0.0
     for c in cells:
-        t = sum(float((r.get("test") or {}).get("time_limit") or 0) for r in c["rows"])
+        t = sum(_seconds((r.get("test") or {}).get("time_limit")) for r in c["rows"])
         total_t += t
         case = ET.SubElement(suite, "testcase", classname="splitbrain.compare",
                              name=f"{c['cell']}: {c['setting']}", time=f"{t:.3f}")
         kind, msg = cell_summary(c["rows"])
-        details = "\n".join(f"seed {r.get('seed')}: {_verdict(r.get('valid'))}, lost {_n(r.get('lost'))} of "
-                            f"{_n(r.get('acknowledged'))} acknowledged; {r.get('run_dir')}"
-                            + (f"; {r.get('error')}" if r.get("error") else "") for r in c["rows"])
+        details = "\n".join(run_line(r) for r in c["rows"])
         if kind:
             ET.SubElement(case, kind, message=msg, type="anomaly" if kind == "failure" else "harness").text = \
                 msg + "\n\n" + details

@@ -1,17 +1,18 @@
 """`splitbrain serve [RESULTS_DIR]`: browse results on a small local web page.
 
 `/` lists every run under RESULTS_DIR newest first (verdict colour, topology, workload,
-faults, settings, lost counts, links to each run's report.html and results.json) and
-draws, per configuration (runs grouped by their test.json settings, as `compare --from`
-does), the lost rate of each run over time as an inline SVG. Any other path serves a file
-under RESULTS_DIR, and nothing else: `..`, absolute paths, and symlinks that lead outside
-RESULTS_DIR are refused (403). It binds to 127.0.0.1 unless told otherwise. Every value
-on the page is escaped with html.escape.
+faults, settings, what each checker said, links to each run's report.html and
+results.json) and draws, per configuration (runs grouped by their test.json settings, as
+`compare --from` does), one percentage figure of each run over time as an inline SVG:
+the first figure of format "pct" the runs' checkers report (e.g. a loss rate), else the
+run's own (availability during faults). Any other path serves a file under RESULTS_DIR,
+and nothing else: `..`, absolute paths, and symlinks that lead outside RESULTS_DIR are
+refused (403). It binds to 127.0.0.1 unless told otherwise. The page is a Jinja2
+template (templates/serve_index.html.j2), autoescaped like every page of the harness.
 """
 
 from __future__ import annotations
 
-import html
 import mimetypes
 import posixpath
 import threading
@@ -22,17 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import click
+from .rundir import difference_labels, find_run_dirs, load_run
+from .templating import format_value, render, verdict_of
 
-from .compare import PAGE_CSS, difference_labels, find_run_dirs, load_run
-
-VERDICT = {"true": ("VALID", "#2e7d32"), "false": ("INVALID", "#c62828"),
-           "unknown": ("UNKNOWN", "#b26a00"), "error": ("ERROR", "#6a1b9a")}
+VERDICT_COLOURS = {"true": "#2e7d32", "false": "#c62828", "unknown": "#b26a00", "error": "#6a1b9a"}
 PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#4e342e"]
-
-
-def esc(v: Any) -> str:
-    return html.escape(v if isinstance(v, str) else str(v), quote=True)
 
 
 class RunIndex:
@@ -66,16 +61,6 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
-def _fmt(v: Any, kind: str = "") -> str:
-    if v is None:
-        return "–"
-    if kind == "pct":
-        return f"{v:.2%}"
-    if kind == "int":
-        return f"{v:,.0f}"
-    return str(v)
-
-
 def _config_labels(rows: list[dict[str, Any]]) -> dict[str, str]:
     keys: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -91,85 +76,67 @@ def _ts(r: dict[str, Any]) -> float | None:
         return None
 
 
-def trend_svg(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
-    """Lost rate of each run over time, one coloured line per configuration."""
-    pts = [(r["settings_key"], _ts(r), r.get("lost_rate")) for r in rows]
+def trend_figure(rows: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """(column, label) of the figure the trend plots: the first "pct" figure the runs'
+    checkers report, else the first of the run's own; None if no run has one."""
+    found: list[tuple[str, str]] = []
+    for r in sorted(rows, key=lambda r: (str(r.get("started") or ""), r["run_dir"])):
+        for col, fig in (r.get("figure_meta") or {}).items():
+            if getattr(fig, "format", "") == "pct" and (r.get("figures") or {}).get(col) is not None:
+                found.append((col, getattr(fig, "label", "") or col))
+    checkers = [f for f in found if not f[0].startswith("run.")]
+    return (checkers or found or [None])[0]
+
+
+def trend(rows: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any] | None:
+    """Geometry of the trend SVG: the trend figure of each run over time, one coloured
+    line per configuration; None if no run has the figure and a start time."""
+    chosen = trend_figure(rows)
+    if chosen is None:
+        return None
+    column, label = chosen
+    pts = [(r["settings_key"], _ts(r), (r.get("figures") or {}).get(column)) for r in rows]
     pts = [p for p in pts if p[1] is not None and p[2] is not None]
     if not pts:
-        return "<p>No run with a lost rate yet.</p>"
+        return None
     t0, t1 = min(p[1] for p in pts), max(p[1] for p in pts)
     span = (t1 - t0) or 1.0
     ymax = max(0.01, max(p[2] for p in pts))
     W, H, L, T, B = 760, 240, 50, 10, 30
-    keys = list(dict.fromkeys(p[0] for p in sorted(pts, key=lambda p: p[1])))
 
     def x(t: float) -> float:
-        return L + (t - t0) / span * (W - L - 10) if t1 > t0 else L + (W - L - 10) / 2
+        return round(L + (t - t0) / span * (W - L - 10) if t1 > t0 else L + (W - L - 10) / 2, 1)
 
     def y(v: float) -> float:
-        return T + (1 - v / ymax) * (H - T - B)
+        return round(T + (1 - v / ymax) * (H - T - B), 1)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H + 18 * len(keys)}" '
-             f'role="img" aria-label="lost rate per configuration over time">']
-    for i in range(5):
-        v = ymax * i / 4
-        parts.append(f'<line x1="{L}" x2="{W - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>'
-                     f'<text x="{L - 4}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{v:.1%}</text>')
-    parts.append(f'<text x="{L}" y="{H - 8}" font-size="10">{esc(datetime.fromtimestamp(t0).isoformat(timespec="minutes"))}</text>'
-                 f'<text x="{W - 10}" y="{H - 8}" font-size="10" text-anchor="end">'
-                 f'{esc(datetime.fromtimestamp(t1).isoformat(timespec="minutes"))}</text>')
+    keys = list(dict.fromkeys(p[0] for p in sorted(pts, key=lambda p: p[1])))
+    series = []
     for i, k in enumerate(keys):
-        colour = PALETTE[i % len(PALETTE)]
         mine = sorted((p for p in pts if p[0] == k), key=lambda p: p[1])
-        if len(mine) > 1:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
-                         + " ".join(f"{x(p[1]):.1f},{y(p[2]):.1f}" for p in mine) + '"/>')
-        for p in mine:
-            parts.append(f'<circle cx="{x(p[1]):.1f}" cy="{y(p[2]):.1f}" r="3" fill="{colour}">'
-                         f'<title>{esc(labels.get(k, ""))}: {p[2]:.2%}</title></circle>')
-        ly = H + 14 + 18 * i
-        parts.append(f'<rect x="{L}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{L + 14}" y="{ly}" font-size="11">{esc(labels.get(k, ""))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        series.append({"colour": PALETTE[i % len(PALETTE)], "label": labels.get(k, ""),
+                       "points": [{"x": x(p[1]), "y": y(p[2]), "text": format_value(p[2], "pct")}
+                                  for p in mine], "legend_y": H + 14 + 18 * i})
+    return {"label": label, "column": column, "width": W, "height": H + 18 * len(keys),
+            "plot_height": H, "left": L, "right": W - 10,
+            "grid": [{"y": y(ymax * i / 4), "text": f"{ymax * i / 4:.1%}"} for i in range(5)],
+            "from": datetime.fromtimestamp(t0).isoformat(timespec="minutes"),
+            "to": datetime.fromtimestamp(t1).isoformat(timespec="minutes"), "series": series}
 
 
 def index_page(root: Path, rows: list[dict[str, Any]]) -> str:
     labels = _config_labels(rows)
-    body = []
+    runs = []
     for r in rows:
-        word, colour = VERDICT.get(r.get("valid"), VERDICT["error"])
         rel = Path(r["run_dir"]).resolve().relative_to(root.resolve()).as_posix()
-        links = []
-        for f, text in (("report.html", "report"), ("results.json", "results"), ("test.json", "test")):
-            if (Path(r["run_dir"]) / f).exists():
-                links.append(f'<a href="/{esc(urllib.parse.quote(rel + "/" + f))}">{text}</a>')
-        lost = (f'{_fmt(r.get("lost"), "int")} / {_fmt(r.get("acknowledged"), "int")}'
-                if r.get("lost") is not None else "–")
-        body.append(
-            f'<tr><td class="l">{esc(r.get("started") or "")}</td>'
-            f'<td class="l" style="color:#fff;background:{colour};font-weight:600">{esc(word)}</td>'
-            f'<td class="l">{esc(r.get("name") or "")}</td><td class="l">{esc(r.get("topology") or "")}</td>'
-            f'<td class="l">{esc(r.get("workload") or "")}</td><td class="l">{esc(r.get("nemesis") or "")}</td>'
-            f'<td class="l"><code>{esc(labels.get(r["settings_key"], ""))}</code></td>'
-            f'<td>{esc(r.get("seed"))}</td><td>{esc(lost)}</td><td>{esc(_fmt(r.get("lost_rate"), "pct"))}</td>'
-            f'<td>{esc(_fmt(r.get("availability"), "pct"))}</td>'
-            f'<td class="l">{" ".join(links)}</td><td class="l">{esc(r.get("error") or "")}</td></tr>')
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>splitbrain results</title>
-<style>{PAGE_CSS}</style></head><body>
-<h1>splitbrain results</h1>
-<p>{len(rows)} runs under <code>{esc(str(root))}</code>, newest first.</p>
-<h2>Lost rate per configuration over time</h2>
-{trend_svg(rows, labels)}
-<h2>Runs</h2>
-<table><thead><tr><th class="l">started</th><th class="l">verdict</th><th class="l">test</th>
-<th class="l">topology</th><th class="l">workload</th><th class="l">faults</th><th class="l">configuration</th>
-<th>seed</th><th>lost / acknowledged</th><th>lost rate</th><th>availability in faults</th>
-<th class="l">links</th><th class="l">note</th></tr></thead>
-<tbody>{"".join(body)}</tbody></table>
-</body></html>
-"""
+        links = [("/" + urllib.parse.quote(rel + "/" + f), text)
+                 for f, text in (("report.html", "report"), ("results.json", "results"), ("test.json", "test"))
+                 if (Path(r["run_dir"]) / f).exists()]
+        valid = r.get("valid")
+        runs.append({"row": r, "links": links, "configuration": labels.get(r["settings_key"], ""),
+                     "verdict": "ERROR" if valid == "error" else verdict_of(valid)[0],
+                     "colour": VERDICT_COLOURS.get(valid, VERDICT_COLOURS["error"])})
+    return render("serve_index.html.j2", root=str(root), runs=runs, trend=trend(rows, labels))
 
 
 def safe_path(root: Path, url_path: str) -> Path | None:
@@ -207,7 +174,8 @@ def make_handler(root: Path, index: RunIndex):
                 self.wfile.write(body)
 
         def _error(self, status: HTTPStatus, text: str) -> None:
-            self._send(status, f"{status.value} {esc(text)}\n".encode(), "text/plain; charset=utf-8")
+            # text/plain (and nosniff): the message is never read as HTML
+            self._send(status, f"{status.value} {text}\n".encode(), "text/plain; charset=utf-8")
 
         def do_HEAD(self) -> None:
             self.do_GET()
@@ -244,27 +212,3 @@ def make_server(root: Path, host: str = "127.0.0.1", port: int = 8765) -> Thread
     server = ThreadingHTTPServer((host, port), make_handler(root, RunIndex(root)))
     server.daemon_threads = True
     return server
-
-
-@click.command("serve")
-@click.argument("results_dir", default="results", required=False,
-                type=click.Path(exists=True, file_okay=False))
-@click.option("--port", default=8765, show_default=True, help="TCP port (0 = any free port).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; the default keeps the page on this machine.")
-@click.option("--verbose", "-v", is_flag=True, help="Log each request.")
-def serve_command(results_dir: str, port: int, host: str, verbose: bool) -> None:
-    """Browse RESULTS_DIR (default: results) on a local web page."""
-    try:
-        server = make_server(Path(results_dir), host, port)
-    except OSError as e:
-        raise click.UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    server.verbose = verbose
-    h, p = server.server_address[:2]
-    click.echo(f"serving {results_dir} on http://{h}:{p}/ (Ctrl-C to stop)", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

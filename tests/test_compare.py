@@ -12,11 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from harness.compare import (apply_cell, build_cells, compare_command, exit_code_for, parse_vary,
-                             run_argv, run_facts)
+from harness.compare import rebuild
+from harness.compare.table import cell_table, group_runs, markdown_table
+from harness.compare.vary import apply_cell, build_cells, parse_vary, run_argv
+from harness.outcome import exit_code_for, run_row as run_facts
+from harness.roles import CheckResult, Figure
+from harness.rundir import load_run
 from harness.spec import TestSpec as Spec
-
-main.add_command(compare_command)
 
 XSS = "<script>alert(1)</script>"
 
@@ -36,10 +38,12 @@ def fake_run(root: Path, name: str, seed: int, *, redis_conf=None, wait=None, lo
                  "availability": 0.95, "availability_during_faults": availability}
         if failover is not None:
             stats["failover_s"] = failover
-        r = {"valid": v, "checkers": {"set": {"valid": lost == 0, "attempt_count": acked + 10,
-                                              "acknowledged_count": acked, "lost_count": lost,
-                                              "lost_rate": lost / acked}},
-             "stats": stats}
+        adds = CheckResult("set", lost == 0, f"lost {lost} of {acked:,} acknowledged writes", [
+            Figure("attempted", acked + 10, "attempted", "int"),
+            Figure("acknowledged", acked, "acknowledged", "int"),
+            Figure("lost", lost, "lost", "int", ("mean", "max")),
+            Figure("lost_rate", lost / acked, "lost rate", "pct")], {"lost_count": lost})
+        r = {"valid": v, "checkers": {"set": adds.to_json()}, "stats": stats}
         if error:
             r["error"] = error
         (d / "results.json").write_text(json.dumps(r))
@@ -141,23 +145,52 @@ def test_from_builds_table(tmp_path):
                                             "wait=1:100"]
     d = rows[0]
     assert d["runs"] == "3" and d["invalid"] == "3"
-    assert float(d["lost_mean"]) == 200 and float(d["lost_max"]) == 300
-    assert float(d["lost_rate_mean"]) == pytest.approx(0.2)
-    assert float(d["availability_mean"]) == 1.0
-    assert float(rows[1]["failover_s_mean"]) == 4.0 and rows[0]["failover_s_mean"] == ""
-    assert rows[2]["invalid"] == "0" and float(rows[2]["lost_max"]) == 0
+    assert float(d["set.lost_mean"]) == 200 and float(d["set.lost_max"]) == 300
+    assert float(d["set.lost_rate_mean"]) == pytest.approx(0.2)
+    assert float(d["run.availability_during_faults_mean"]) == 1.0
+    assert float(rows[1]["run.failover_s_mean"]) == 4.0 and rows[0]["run.failover_s_mean"] == ""
+    assert rows[2]["invalid"] == "0" and float(rows[2]["set.lost_max"]) == 0
     # Markdown on stdout: header, rule, one line per cell
     md = [ln for ln in r.stdout.splitlines() if ln.startswith("|")]
     assert len(md) == 5 and "`wait=1:100`" in md[4] and "20.00%" in md[2]
-    assert len(list(csv.DictReader(open(root / "runs.csv")))) == 9
+    assert "lost (max)" in md[0] and "lost rate (mean)" in md[0] and "p99 ms (mean)" in md[0]
+    runs = list(csv.DictReader(open(root / "runs.csv")))
+    assert len(runs) == 9 and {float(x["set.lost"]) for x in runs[:3]} == {100, 200, 300}
     page = (root / "compare.html").read_text()
     assert "<svg" in page and page.count("report.html") == 9
+    assert ">lost rate (mean)<" in page                 # the chart's pct series, by label
+    assert "lost 300 of 1,000 acknowledged writes" in page  # each run's checker summaries
     assert 'href="c1-default/' in page  # relative links to each run's report
     suite = ET.parse(root / "junit.xml").getroot().find("testsuite")
     cases = suite.findall("testcase")
     assert len(cases) == 3
-    assert cases[0].find("failure") is not None and "lost 600 of 3000" in cases[0].find("failure").get("message")
+    failure = cases[0].find("failure")
+    assert failure is not None and failure.get("message").startswith("3 of 3 runs invalid")
+    assert "set: lost 300 of 1,000 acknowledged writes" in failure.text
     assert cases[2].find("failure") is None and cases[2].find("error") is None
+
+
+def test_table_columns_follow_the_figures(tmp_path):
+    """Columns: every figure column of the runs, checkers' first, one per declared
+    aggregate; a checker only some runs have adds columns (empty where it did not run)."""
+    root = tmp_path / "x"
+    fake_run(root, "a", 1, lost=4)
+    d = fake_run(root, "b", 2, lost=0, redis_conf={"appendonly": "yes"})
+    res = json.loads((d / "results.json").read_text())
+    res["checkers"]["order"] = CheckResult("order", True, "ok", [
+        Figure("swaps", 2, "swaps", "int", ("sum", "min", "bogus"))]).to_json()
+    (d / "results.json").write_text(json.dumps(res))
+    cells = group_runs([load_run(p) for p in sorted(root.glob("*/*"))])
+    table = cell_table(cells)
+    figure_cols = list(table.columns[6:])
+    assert list(table.columns[:6]) == ["cell", "setting", "runs", "invalid", "unknown", "harness_failed"]
+    assert figure_cols[:7] == ["set.attempted_mean", "set.acknowledged_mean", "set.lost_mean",
+                               "set.lost_max", "set.lost_rate_mean", "order.swaps_sum", "order.swaps_min"]
+    assert all(c.startswith("run.") for c in figure_cols[7:])
+    assert table["order.swaps_sum"].tolist()[1] == 2 and table["order.swaps_sum"].isna().tolist()[0]
+    md = markdown_table(table)
+    assert "swaps (sum)" in md.splitlines()[0]
+    assert "failover" not in md            # no cell has a value: not shown to a person
 
 
 def test_from_exit_codes(tmp_path):
@@ -185,6 +218,10 @@ def test_from_labels_escaping_and_missing(tmp_path):
     assert r.exit_code == 3
     page = (root / "compare.html").read_text()
     assert XSS not in page and "&lt;script&gt;" in page
+    table, cells = rebuild(root)
+    assert table["harness_failed"].tolist() == [0, 1]
+    suite = ET.parse(root / "junit.xml").getroot().find("testsuite")
+    assert [c.find("error") is not None for c in suite.findall("testcase")] == [False, True]
 
 
 def test_from_empty_dir_is_usage_error(tmp_path):

@@ -61,9 +61,26 @@ def test_index_lists_runs_newest_first_escaped(site):
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "&lt;script&gt;alert(1)" in page
     assert page.index("running") < page.index("alert(2)") < page.index("c2-min") < page.index("c1-default")
     assert "INVALID" in page and "VALID" in page and "ERROR" in page
-    assert "40 / 1,000" in page
+    assert "<b>set</b>: lost 40 of 1,000 acknowledged writes" in page   # the checkers' summaries
     assert "<svg" in page and "<polyline" in page       # trend of the two c1-default runs
+    assert "lost rate per configuration over time" in page   # the first pct figure, by its label
+    assert "<title>default: 4.00%</title>" in page
     assert "min-replicas-to-write=1" in page           # configuration label
+
+
+def test_index_without_figures(tmp_path):
+    root = tmp_path / "results"
+    fake_run(root, "running", 5, results=False)
+    server = make_server(root, "127.0.0.1", 0)
+    th = threading.Thread(target=server.serve_forever, daemon=True)
+    th.start()
+    try:
+        host, port = server.server_address[:2]
+        status, _, page = get(f"http://{host}:{port}/")
+        assert status == 200 and "ERROR" in page and "<svg" not in page
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_links_to_reports_work(site):

@@ -27,6 +27,8 @@ REPORT_BUDGET_S = 2.0       # search time spent on a report after the fast path 
 _INF = float("inf")
 
 
+# ----------------------------------------------------------------------------- ops, reports
+
 class KeyOp:
     """One prepared op of one key: its model op, interval and identity (the history's
     `Operation`)."""
@@ -98,6 +100,8 @@ def search_report(model: Model, key: Any, ops: list[KeyOp], res: Any) -> dict[st
     }
 
 
+# ----------------------------------------------------------------------------- fast path
+
 def fast_key(model: Model, key: Any, ops: list[KeyOp], deadline: float | None,
              search: Callable, want_report: bool = True) -> tuple[str | None, dict | None]:
     """Try the fast path on one key: ("ok"|"fail", report), or (None, None) when the key
@@ -144,7 +148,6 @@ def fast_key(model: Model, key: Any, ops: list[KeyOp], deadline: float | None,
 
 
 # ----------------------------------------------------------------------------- zones
-
 
 class ZoneFailure:
     """Why the zones reject a key: the read to blame (or a write), and a reason."""

@@ -1,23 +1,31 @@
-"""The compare table: runs grouped into cells, one row per cell, as CSV and Markdown."""
+"""The compare table: runs grouped into cells (one per configuration), one row per cell.
+
+Its columns are whatever figures the runs reported (`rundir.load_run`: the checkers' as
+`<checker>.<figure>`, the run's own as `run.<figure>`), in order of first appearance, the
+checkers' first; each figure gives one column per aggregate its `Figure` declares, named
+`<checker>.<figure>_<aggregate>` (e.g. `set.lost_mean`, `set.lost_max`,
+`run.p99_ms_mean`), so a CSV's header is stable for a given set of checkers. Nothing here
+names a checker or a figure: labels and formats come from the figures themselves.
+"""
 
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from ..roles import Figure
 from ..rundir import difference_labels
+from ..templating import format_value
 
-# ======================================================================= the table
-
-CELL_COLUMNS = ["cell", "setting", "runs", "invalid", "unknown", "harness_failed", "attempted",
-                "acknowledged", "lost_mean", "lost_max", "lost_rate_mean", "availability_mean",
-                "latency_p50_ms", "latency_p99_ms", "failover_s_mean"]
+BASE_COLUMNS = ["cell", "setting", "runs", "invalid", "unknown", "harness_failed"]
+RUN_COLUMNS = ["cell", "setting", "seed", "valid", "harness_failed"]
+AGGREGATES = {"mean": lambda v: sum(v) / len(v), "max": max, "min": min, "sum": sum}
 
 
 def group_runs(rows: list[dict[str, Any]], known: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Rows → cells [{cell, setting, key, rows}] grouped by settings (ordered, labelled).
+    """Rows → cells [{cell, setting, key, rows, order}] grouped by settings (ordered, labelled).
 
     `known` (compare.json's cells: name, label, key) names and orders the cells a compare
     run planned; other groups get a label from the settings that differ between groups.
@@ -41,79 +49,104 @@ def group_runs(rows: list[dict[str, Any]], known: list[dict[str, Any]] | None = 
     return cells
 
 
-def cell_table(cells: list[dict[str, Any]]):
-    """One row per cell (pandas DataFrame with CELL_COLUMNS)."""
-    import pandas as pd
+def figure_columns(rows: list[dict[str, Any]]) -> list[tuple[str, Figure]]:
+    """(column, Figure) of every figure the rows hold: in order of first appearance, the
+    checkers' before the run's own; the Figure (label, format, aggregates) is the first
+    run's that reported it."""
+    seen: dict[str, Figure] = {}
+    for r in rows:
+        meta = r.get("figure_meta") or {}
+        for col in r.get("figures") or {}:
+            if col not in seen:
+                fig = meta.get(col)
+                seen[col] = fig if isinstance(fig, Figure) else Figure(col.split(".", 1)[-1], None, col)
+    return sorted(seen.items(), key=lambda kv: kv[0].startswith("run."))  # stable: keeps order
+
+
+def aggregate(values: list[Any], how: str) -> float | None:
+    """An aggregate ("mean", "max", "min", "sum") of the runs' values that exist."""
+    nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v)]
+    fn = AGGREGATES.get(how)
+    return float(fn(nums)) if nums and fn else None
+
+
+def _aggregates(fig: Figure) -> list[str]:
+    return [a for a in fig.aggregate if a in AGGREGATES] or ["mean"]
+
+
+def cell_table(cells: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per cell: BASE_COLUMNS, then one column per figure and aggregate.
+
+    `table.attrs["columns"]` describes each figure column: {name: {figure (the run
+    column), aggregate, label, format}} (what `markdown_table` and compare.html show)."""
+    figures = figure_columns([r for c in cells for r in c["rows"]])
+    columns: dict[str, dict[str, Any]] = {}
+    for col, fig in figures:
+        for agg in _aggregates(fig):
+            columns[f"{col}_{agg}"] = {"figure": col, "aggregate": agg,
+                                       "label": fig.label or fig.name, "format": fig.format}
     out = []
     for c in cells:
-        df = pd.DataFrame(c["rows"])
-        for col in ("attempted", "acknowledged", "lost", "lost_rate", "availability", "p50_ms", "p99_ms",
-                    "failover_s"):
-            if col not in df:
-                df[col] = None
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-
-        def m(col: str, fn: str = "mean") -> float | None:
-            v = getattr(df[col].dropna(), fn)() if df[col].notna().any() else None
-            return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-        out.append({"cell": c["cell"], "setting": c["setting"], "runs": len(df),
-                    "invalid": int((df["valid"] == "false").sum()),
-                    "unknown": int((df["valid"] == "unknown").sum()),
-                    "harness_failed": int(df.get("harness_failed", pd.Series(dtype=bool)).fillna(False).astype(bool).sum()),
-                    "attempted": m("attempted"), "acknowledged": m("acknowledged"),
-                    "lost_mean": m("lost"), "lost_max": m("lost", "max"),
-                    "lost_rate_mean": m("lost_rate"), "availability_mean": m("availability"),
-                    "latency_p50_ms": m("p50_ms"), "latency_p99_ms": m("p99_ms"),
-                    "failover_s_mean": m("failover_s")})
-    return pd.DataFrame(out, columns=CELL_COLUMNS)
+        rows = c["rows"]
+        rec: dict[str, Any] = {
+            "cell": c["cell"], "setting": c["setting"], "runs": len(rows),
+            "invalid": sum(1 for r in rows if r.get("valid") == "false"),
+            "unknown": sum(1 for r in rows if r.get("valid") == "unknown"),
+            "harness_failed": sum(1 for r in rows if r.get("harness_failed"))}
+        for name, meta in columns.items():
+            rec[name] = aggregate([(r.get("figures") or {}).get(meta["figure"]) for r in rows],
+                                  meta["aggregate"])
+        out.append(rec)
+    table = pd.DataFrame(out, columns=BASE_COLUMNS + list(columns))
+    table.attrs["columns"] = columns
+    return table
 
 
-def _f(v: Any, kind: str = "") -> str:
+def runs_table(cells: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per run: cell, setting, seed, verdict, then every figure column as the run
+    reported it (e.g. `set.lost`), its error and directory."""
+    rows = [r for c in cells for r in c["rows"]]
+    figures = [col for col, _ in figure_columns(rows)]
+    out = [{"cell": c["cell"], "setting": c["setting"], "seed": r.get("seed"), "valid": r.get("valid"),
+            "harness_failed": bool(r.get("harness_failed")),
+            **{col: (r.get("figures") or {}).get(col) for col in figures},
+            "error": r.get("error"), "run_dir": r.get("run_dir")}
+           for c in cells for r in c["rows"]]
+    return pd.DataFrame(out, columns=RUN_COLUMNS + figures + ["error", "run_dir"])
+
+
+def display_columns(table: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(column, header, format) of what a person sees of the table: the setting, runs,
+    invalid (and unknown, harness failed, when any), and every figure column that has a
+    value in some cell."""
+    out = [("setting", "setting", ""), ("runs", "runs", ""), ("invalid", "invalid", "")]
+    out += [(c, c.replace("_", " "), "") for c in ("unknown", "harness_failed")
+            if c in table and table[c].fillna(0).astype(float).sum() > 0]
+    meta = table.attrs.get("columns") or {c: {"label": c, "format": "", "aggregate": ""}
+                                          for c in table.columns if c not in BASE_COLUMNS}
+    for name, m in meta.items():
+        if name in table and table[name].notna().any():
+            out.append((name, f"{m['label']} ({m['aggregate']})" if m["aggregate"] else m["label"],
+                        m["format"]))
+    return out
+
+
+def display_value(v: Any, kind: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    if kind == "pct":
-        return f"{v:.2%}"
-    if kind == "int":
-        return f"{v:,.0f}"
-    if kind == "s":
-        return f"{v:.2f}"
-    if kind == "ms":
-        return f"{v:.3g}" if v < 100 else f"{v:.0f}"
-    return str(v)
+    return format_value(v, kind) if kind else str(v)
 
 
-DISPLAY = [("setting", "setting", ""), ("runs", "runs", ""), ("invalid", "invalid", ""),
-           ("attempted", "attempted (mean)", "int"), ("acknowledged", "acknowledged (mean)", "int"),
-           ("lost_mean", "lost (mean)", "int"), ("lost_max", "lost (max)", "int"),
-           ("lost_rate_mean", "lost rate (mean)", "pct"),
-           ("availability_mean", "availability in faults", "pct"),
-           ("latency_p50_ms", "p50 ms", "ms"), ("latency_p99_ms", "p99 ms", "ms"),
-           ("failover_s_mean", "failover s", "s")]
+def markdown_table(table: pd.DataFrame) -> str:
+    """The table in Markdown, for the terminal and READMEs: human headers and formats."""
+    cols = display_columns(table)
 
-
-def markdown_table(table) -> str:
     def cell(v: Any, kind: str) -> str:
-        return _f(v, kind).replace("|", "\\|")
-    lines = ["| " + " | ".join(h for _, h, _ in DISPLAY) + " |",
-             "|" + "|".join("---" if k == "" and c == "setting" else "---:" for c, _, k in DISPLAY) + "|"]
+        return display_value(v, kind).replace("|", "\\|")
+    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |",
+             "|" + "|".join("---" if c == "setting" else "---:" for c, _, _ in cols) + "|"]
     for rec in table.to_dict("records"):
-        lines.append("| " + " | ".join(cell(rec[c], k) if c != "setting" else f"`{cell(rec[c], k)}`"
-                                       for c, _, k in DISPLAY) + " |")
+        lines.append("| " + " | ".join(f"`{cell(rec[c], k)}`" if c == "setting" else cell(rec[c], k)
+                                       for c, _, k in cols) + " |")
     return "\n".join(lines)
-
-
-def write_csv(table, path: Path) -> None:
-    table.to_csv(path, index=False)
-
-
-def write_runs_csv(cells: list[dict[str, Any]], path: Path) -> None:
-    cols = ["cell", "setting", "seed", "valid", "harness_failed", "attempted", "acknowledged", "lost",
-            "lost_rate", "availability", "p50_ms", "p99_ms", "failover_s", "error", "run_dir"]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(cols)
-        for c in cells:
-            for r in c["rows"]:
-                w.writerow([c["cell"], c["setting"], *(r.get(k) for k in cols[2:])])
-
