@@ -19,11 +19,11 @@ from harness.checkers.linearizable import check_file
 from harness.checkers.models import MODELS
 from harness.compare import rebuild, run_compare
 from harness.compare.table import markdown_table
-from harness.engine import down_all, list_projects
+from harness.engine import docker_client, down_all, list_projects
 from harness.errors import SplitbrainError, UsageError
 from harness.image import build_node_image
 from harness.junit import write_junit
-from harness.outcome import EXIT_FOR_VALID, FAIL_ON_WORDS, check_fail_on, exit_code_for, run_row
+from harness.outcome import EXIT_FOR_VALID, check_fail_on, exit_code_for, run_row
 from harness.report import build_report
 from harness.rundir import RunDir
 from harness.runner import Run
@@ -81,6 +81,7 @@ def up(topology: str, redis_conf: tuple[str, ...], sentinel_conf: tuple[str, ...
     """Start TOPOLOGY (sentinel, cluster, replicated) and wait until it is healthy."""
     topo = new_topology(topology, parse_settings(redis_conf, "--redis-conf"),
                         parse_settings(sentinel_conf, "--sentinel-conf"))
+    docker_client()     # no engine: say what to run before anything else
     click.echo(f"starting {topo.project} ...", err=True)
     try:
         took = topo.up(timeout)
@@ -270,9 +271,7 @@ def compare(vary, repeat, from_dir, verbose, **o) -> None:
     if from_dir:
         if vary:
             raise UsageError("--from rebuilds finished runs: it takes no --vary")
-        if o["fail_on"] not in FAIL_ON_WORDS:
-            check_fail_on(o["fail_on"], [])
-        table, cells = rebuild(Path(from_dir))
+        table, cells = rebuild(Path(from_dir), o["fail_on"])
         click.echo(markdown_table(table))
         echo(f"wrote {Path(from_dir) / 'compare.csv'}, compare.html, runs.csv, junit.xml")
         sys.exit(exit_code_for(o["fail_on"], [r for c in cells for r in c["rows"]]))

@@ -340,3 +340,10 @@ def test_a_failing_view_falls_back_to_the_generic_section(tmp_path, monkeypatch)
     section = text[text.index('id="checker-echo"'):]
     assert "view failed (KeyError" in section and "loudest" in section
     assert 'class="echo"' not in section
+
+    class NeedsArguments(EchoChecker):
+        def __init__(self, model):
+            self.model = model
+    monkeypatch.setitem(CHECKERS, "echo", NeedsArguments)
+    text = _text(build_report(d).read_text(encoding="utf-8"))
+    assert "could not be built with no arguments (TypeError" in text

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SplitbrainError, UsageError
+from ..outcome import check_fail_on
 from ..runner import Run
 from ..rundir import find_run_dirs, load_run, read_json, settings_key
 from ..spec import TestSpec
@@ -49,14 +50,17 @@ def plan(base: TestSpec, cells: list[Cell], repeat: int, out_dir: Path) -> list[
     return runs
 
 
-def rebuild(dir_: Path) -> tuple[Any, list[dict[str, Any]]]:
-    """`compare --from DIR`: the table from finished runs under DIR (outputs written to DIR)."""
+def rebuild(dir_: Path, fail_on: str = "anomaly") -> tuple[Any, list[dict[str, Any]]]:
+    """`compare --from DIR`: the table from finished runs under DIR (outputs written to DIR).
+    `fail_on` is checked against the figures those runs' checkers reported."""
     dir_ = Path(dir_)
     meta = read_json(dir_ / "compare.json") or {}
     failed = {str(Path(f["run_dir"]).resolve()): f["error"] for f in meta.get("failures", []) if f.get("run_dir")}
     rows = [load_run(d, failed.get(str(d.resolve()))) for d in find_run_dirs(dir_)]
     if not rows:
         raise UsageError(f"--from {dir_}: no runs (directories with a test.json) under it")
+    check_fail_on(fail_on, {col.split(".", 1)[1] for r in rows for col in r.get("figures") or {}
+                            if not col.startswith("run.")})
     cells = group_runs(rows, meta.get("cells"))
     table = write_outputs(dir_, cells, {"command": meta.get("command"),
                                         "summary": f"{len(rows)} runs in {len(cells)} configurations, from {dir_}"})

@@ -68,11 +68,14 @@ def render_section(name: str, raw: Any, run: RunView) -> Section:
     warning = ""
     ok = cls is not None
     if ok:
+        what = "could not be built with no arguments"
         try:
-            got = cls().view(result, run)
+            checker = cls()
+            what = "view failed"
+            got = checker.view(result, run)
             view = got if isinstance(got, dict) else {}
         except Exception as e:  # noqa: BLE001 - the generic section still shows the result
-            warning = f"the {name} checker's view failed ({type(e).__name__}: {e}); shown generically"
+            warning = f"the {name} checker's {what} ({type(e).__name__}: {e}); shown generically"
             ok = False
     html = None
     template = getattr(cls, "template", None) if ok else None
