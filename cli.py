@@ -15,6 +15,7 @@ import click
 
 from harness import doctor as doctor_checks
 from harness.analysis import recheck, workload_for
+from harness.checkers.linearizability import summary_of
 from harness.checkers.linearizable import check_file
 from harness.checkers.models import MODELS
 from harness.compare import rebuild, run_compare
@@ -228,7 +229,7 @@ def check(path: str, model: str | None, time_limit: float, as_json: bool) -> Non
     if as_json:
         click.echo(json.dumps(r, indent=2, default=str))
     else:
-        click.echo(f"{r['verdict']}: {r.get('keys_checked')} keys, {r.get('ops_checked')} ops, {r.get('time_s')}s")
+        click.echo(f"{summary_of(r)} ({r.get('time_s')}s)")
         for fail in r.get("failures", []):
             click.echo(f"  key {fail['key']!r}: linearizable prefix of {len(fail['prefix'])} ops, then")
             for u in fail["unplaceable"]:

@@ -179,7 +179,7 @@ class Run:
         self.workers.finish()
         if self.cut_short:
             results["note"] = (f"cut short by {self.cut_short} after {time.monotonic() - began:.1f}s "
-                               f"of {spec.time_limit:g}s of workload; checked what was recorded")
+                               f"of {spec.time_limit:g}s of workload")
         self.phase = "heal"
         self._heal(results)
         self.phase = "converge"

@@ -347,3 +347,19 @@ def test_a_failing_view_falls_back_to_the_generic_section(tmp_path, monkeypatch)
     monkeypatch.setitem(CHECKERS, "echo", NeedsArguments)
     text = _text(build_report(d).read_text(encoding="utf-8"))
     assert "could not be built with no arguments (TypeError" in text
+
+
+def test_fault_at_names_a_fault_coming_into_force():
+    from harness.report.faults import fault_text, windows_and_events
+    history = [
+        {"process": "nemesis", "type": "invoke", "f": "start-partition", "value": None, "time": 4_000_000_000},
+        {"process": "nemesis", "type": "info", "f": "start-partition", "value": {"shape": "s"}, "time": 4_250_000_000},
+        {"process": "nemesis", "type": "invoke", "f": "stop-partition", "value": None, "time": 8_000_000_000},
+        {"process": "nemesis", "type": "info", "f": "stop-partition", "value": {}, "time": 8_200_000_000},
+    ]
+    windows, _ = windows_and_events(history, None, 10.0)
+    assert [(w["name"], w["invoked"], w["start"], w["end"]) for w in windows] == [("partition", 4.0, 4.25, 8.0)]
+    assert fault_text(3.9, windows) == "no fault yet"
+    assert fault_text(4.1, windows) == "partition (coming into force)"
+    assert fault_text(5.0, windows) == "partition"
+    assert fault_text(8.1, windows).startswith("after partition")

@@ -139,6 +139,7 @@ def windows_and_events(history: list[dict[str, Any]], results_windows: Any,
         if s is None:
             continue
         windows.append({"name": w["fault"], "start": s, "end": max(e if e is not None else s, s),
+                        "invoked": sec(w.get("invoked")),
                         "detail": describe_fault_value(w.get("value")),
                         "stop_detail": describe_fault_value(w.get("stop_value")),
                         "open": bool(w.get("open")), "color": fault_color(w["fault"])})
@@ -156,6 +157,10 @@ def fault_text(t: float | None, windows: list[dict[str, Any]]) -> str:
     during = [w for w in windows if w["start"] <= t <= w["end"]]
     if during:
         return ", ".join(w["name"] for w in during)
+    # Between the nemesis's invoke and "in force" the fault is being applied, node by node.
+    coming = [w for w in windows if w.get("invoked") is not None and w["invoked"] <= t < w["start"]]
+    if coming:
+        return ", ".join(f"{w['name']} (coming into force)" for w in coming)
     before = [w for w in windows if w["end"] <= t and not w.get("derived")]
     if before:
         last = max(before, key=lambda w: w["end"])
