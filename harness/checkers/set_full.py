@@ -152,11 +152,8 @@ class SetChecker(Checker):
         r = check(history, final, spec)
         if r["valid"] == "unknown":
             return CheckResult(self.name, "unknown", r["error"], details=r)
-        summary = (f"acknowledged {r['acknowledged_count']} of {r['attempt_count']} attempted; "
-                   f"lost {r['lost_count']} (lost rate {r['lost_rate']:.2%}); "
-                   f"unexpected {r['unexpected_count']}, recovered {r['recovered_count']}")
-        if not r["valid"]:
-            summary = _anomaly_text(r) + " — " + summary
+        summary = (f"{_anomaly_text(r) or 'no acknowledged write lost'}; {r['acknowledged_count']} of "
+                   f"{r['attempt_count']} attempted were acknowledged, {r['recovered_count']} recovered")
         figures = [
             Figure("attempted", r["attempt_count"], "attempted", "int"),
             Figure("acknowledged", r["acknowledged_count"], "acknowledged", "int"),

@@ -23,6 +23,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..checkers import CHECKERS
 from ..roles import CheckResult
 from ..templating import render, render_string
 from .run_view import RunView
@@ -53,7 +54,7 @@ def read_result(name: str, raw: Any) -> CheckResult:
 
 
 def _checker_class(name: str, result: CheckResult) -> Any:
-    from ..checkers import CHECKERS  # looked up per report: tests register checkers late
+    # Looked up in the (mutable) registry per report: a test may register a checker late.
     return CHECKERS.get(result.checker) or CHECKERS.get(name)
 
 
