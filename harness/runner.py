@@ -145,7 +145,8 @@ class Run:
             self._finish(run_dir, history, results)
             raise
         except Exception as e:
-            results["error"] = f"{type(e).__name__}: {e}"
+            # Keep what went wrong before (e.g. "did not converge") beside what broke the run.
+            results["error"] = "; ".join(filter(None, [results.get("error"), f"{type(e).__name__}: {e}"]))
             self._finish(run_dir, history, results)
             raise EnvironmentProblem(f"run failed: {type(e).__name__}: {e} (results in {run_dir})") from e
         self._finish(run_dir, history, results)

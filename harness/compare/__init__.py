@@ -105,8 +105,9 @@ def _run_all(base: TestSpec, cells: list[Cell], repeat: int, runs: list[tuple[Ce
                  f"{cell.name} seed {spec.seed}: {verdict}{'; ' + said if said else ''}"
                  f"{'; ' + str(row.get('error')) if row.get('error') else ''}")
             _write_plan(out_dir, cells, base, repeat, failures)
-            if str(row.get("error") or "").startswith("interrupted") or row.get("note", "") and \
-                    str(row.get("note")).startswith("cut short"):
+            # A Ctrl-C ended that run (early, or at once): end the matrix too.
+            if str(row.get("error") or "").startswith("interrupted") or \
+                    str(row.get("note") or "").startswith("cut short"):
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
         echo("interrupted: writing the table of the finished runs")
