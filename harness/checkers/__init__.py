@@ -6,10 +6,12 @@ checker's template by it). Workloads choose and configure theirs (`Workload.chec
 from __future__ import annotations
 
 from ..roles import Checker
+from .counter import CounterChecker
 from .linearizability import Linearizability
 from .set_full import SetChecker
 
 CHECKERS: dict[str, type[Checker]] = {
     "set": SetChecker,
     "linearizable": Linearizability,
+    "counter": CounterChecker,
 }

@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 from ..roles import Workload
+from .counter import CounterWorkload
 from .register import RegisterWorkload
 from .set import SetWorkload
 
 WORKLOADS: dict[str, type[Workload]] = {
     "set": SetWorkload,
     "register": RegisterWorkload,
+    "counter": CounterWorkload,
 }
