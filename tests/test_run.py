@@ -52,10 +52,10 @@ def test_sentinel_case_ii_loses_acknowledged_writes(tmp_path):
 
 def _start_case_ii(tmp_path) -> tuple[subprocess.Popen, Path]:
     """A long Case II run; returns once the partition is in force (its completion line).
-    The partition starts 8 s in and lasts 8 s."""
+    The partition starts 20 s in and lasts 20 s."""
     proc = subprocess.Popen(
         [SPLITBRAIN, "run", "-t", "sentinel", "--nemesis", "isolate-primary-with-clients",
-         "--nemesis-interval", "8", "--time-limit", "600", "--seed", "1", "--results-dir", str(tmp_path)],
+         "--nemesis-interval", "20", "--time-limit", "600", "--seed", "1", "--results-dir", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
