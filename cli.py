@@ -30,7 +30,8 @@ from harness.rundir import RunDir
 from harness.runner import Run
 from harness.serve import make_server
 from harness.spec import TestSpec, parse_settings, parse_wait
-from harness.topology import attach, new_topology
+from harness.topology import TOPOLOGIES, attach, new_topology
+from harness.workloads import WORKLOADS
 
 
 class Group(click.Group):
@@ -140,8 +141,8 @@ def run_options(f):
     """Options shared by `run` and `compare`."""
     opts = [
         click.option("--topology", "-t", default="sentinel", show_default=True,
-                     help="sentinel, cluster or replicated."),
-        click.option("--workload", "-w", default="set", show_default=True, help="set or register."),
+                     help=", ".join(TOPOLOGIES) + "."),
+        click.option("--workload", "-w", default="set", show_default=True, help=", ".join(WORKLOADS) + "."),
         click.option("--nemesis", "-n", default="", metavar="NAME[,NAME...]",
                      help="Faults, e.g. isolate-primary-with-clients or partition,clock,kill,pause."),
         click.option("--nemesis-interval", default=10.0, show_default=True, help="Seconds between fault changes."),
