@@ -7,7 +7,6 @@ Ops are plain dicts. A history file is written by one `HistoryWriter` while a ru
 
 from __future__ import annotations
 
-import json
 
 import orjson
 import os

@@ -6,7 +6,6 @@ import subprocess
 import time
 
 import pytest
-import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 

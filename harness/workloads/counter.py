@@ -14,16 +14,14 @@ judges) and from every node (to show divergence). Judged by `CounterChecker`.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import Any
-
-import redis
 
 from ..checkers.counter import CounterChecker
 from ..clients import Session
 from ..replies import Indeterminate
 from ..roles import Checker, Workload
+from .reads import read_everywhere
 
 MAX_DELTA = 5
 READ_SHARE = 0.5
@@ -64,43 +62,4 @@ class CounterWorkload(Workload):
 
     # ------------------------------------------------------------ final reads
     def final_reads(self) -> dict[str, Any]:
-        primary = asyncio.run(self._read_all(20))
-        nodes = {}
-        for n in self.topo.nodes:
-            try:
-                nodes[n.name] = self._read_node(n)
-            except (redis.RedisError, OSError) as e:
-                nodes[n.name] = {"error": f"{type(e).__name__}: {e}"}
-        return {"primary": primary, "nodes": nodes}
-
-    async def _read_all(self, attempts: int) -> dict[str, Any]:
-        last = None
-        for _ in range(attempts):
-            session = Session(self.topo, timeout=2.0)
-            try:
-                counters, where = {}, set()
-                for key in self.keys:
-                    reply = await session.call(key, ("GET", key))
-                    counters[key] = _int(reply.value)
-                    where.add(reply.node)
-                return {"node": ",".join(sorted(where)), "counters": counters}
-            except Exception as e:  # noqa: BLE001 - retried, then reported
-                last = e
-                await asyncio.sleep(0.5)
-            finally:
-                await session.close()
-        raise RuntimeError(f"final read from the primary failed: {last}")
-
-    def _read_node(self, node) -> dict[str, Any]:
-        r = self.topo.replica_reader(node, timeout=2.0)
-        try:
-            info = r.info("replication")
-            counters = {}
-            for key in self.keys:
-                try:
-                    counters[key] = _int(r.get(key))
-                except redis.ResponseError:  # MOVED: this node does not serve the key
-                    continue
-            return {"role": info.get("role"), "counters": counters}
-        finally:
-            r.close()
+        return read_everywhere(self.topo, self.keys, "GET", _int, "counters")

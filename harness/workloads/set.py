@@ -9,16 +9,14 @@ show divergence).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
-
-import redis
 
 from ..checkers.set_full import SetChecker
 from ..clients import Session
 from ..replies import Indeterminate
 from ..roles import Checker, Workload
+from .reads import read_everywhere
 
 
 class SetWorkload(Workload):
@@ -47,44 +45,4 @@ class SetWorkload(Workload):
 
     # ------------------------------------------------------------ final reads
     def final_reads(self) -> dict[str, Any]:
-        primary = self._read_from_primary()
-        nodes = {}
-        for n in self.topo.nodes:
-            try:
-                nodes[n.name] = self._read_node(n)
-            except (redis.RedisError, OSError) as e:
-                nodes[n.name] = {"error": f"{type(e).__name__}: {e}"}
-        return {"primary": primary, "nodes": nodes}
-
-    def _read_from_primary(self, attempts: int = 20) -> dict[str, Any]:
-        return asyncio.run(self._read_all(attempts))
-
-    async def _read_all(self, attempts: int) -> dict[str, Any]:
-        last = None
-        for _ in range(attempts):
-            session = Session(self.topo, timeout=2.0)
-            try:
-                sets, where = {}, set()
-                for key in self.keys:
-                    reply = await session.call(key, ("SMEMBERS", key))
-                    sets[key] = sorted(int(x) for x in reply.value)
-                    where.add(reply.node)
-                return {"node": ",".join(sorted(where)), "sets": sets}
-            except Exception as e:  # noqa: BLE001 - retried, then reported
-                last = e
-                await asyncio.sleep(0.5)
-            finally:
-                await session.close()
-        raise RuntimeError(f"final read from the primary failed: {last}")
-
-    def _read_node(self, node) -> dict[str, Any]:
-        r = self.topo.replica_reader(node, timeout=2.0)
-        info = r.info("replication")
-        sets = {}
-        for key in self.keys:
-            try:
-                sets[key] = sorted(int(x) for x in r.smembers(key))
-            except redis.ResponseError:  # MOVED: this node does not serve the key
-                continue
-        r.close()
-        return {"role": info.get("role"), "sets": sets}
+        return read_everywhere(self.topo, self.keys, "SMEMBERS", lambda v: sorted(int(x) for x in v), "sets")
