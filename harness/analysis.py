@@ -57,10 +57,9 @@ def recheck(path: str) -> tuple[RunDir, dict[str, Any]]:
     spec = spec_from_test_json(run.test)
     workload = workload_for(spec)
     history = read_history(run.history_path)
-    final = run.final
     previous = run.results if isinstance(run.results, dict) else {}
     results = {k: v for k, v in previous.items() if k not in ("valid", "checkers")}
-    judge(results, run_checkers(workload, history, final, spec), history)
+    judge(results, run_checkers(workload, history, run.final, spec), history)
     run.write_results(results)
     build_report(run.path)
     write_junit(run.path, results)

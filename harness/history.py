@@ -19,7 +19,6 @@ from .errors import UsageError
 
 NEMESIS = "nemesis"
 OP_TYPES = ("invoke", "ok", "fail", "info")
-COMPLETIONS = ("ok", "fail", "info")
 
 
 class HistoryError(UsageError):
@@ -214,10 +213,6 @@ def pair_ops(history: Iterable[dict[str, Any]]) -> list[Operation]:
             if op["type"] == "ok":
                 o.value = op.get("value")
     return ops
-
-
-def nemesis_ops(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [op for op in history if op["process"] == NEMESIS]
 
 
 def fault_windows(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

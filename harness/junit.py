@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .roles import CheckResult
+from .rundir import read_json
 
 MAX_DETAIL = 20_000
 #: Characters XML 1.0 does not allow, even as references: C0 controls but tab, newline and
@@ -107,10 +108,7 @@ def _checker_cases(suite: ET.Element, classname: str, name: str, raw: Any,
 def run_suite(run_dir: Path, results: dict[str, Any] | None) -> ET.Element:
     """One run as a <testsuite>: properties from test.json, the checkers' testcases."""
     run_dir = Path(run_dir)
-    try:
-        test = json.loads((run_dir / "test.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        test = {}
+    test = read_json(run_dir / "test.json")
     test = test if isinstance(test, dict) else {}
     results = results if isinstance(results, dict) else {}
     name = str(test.get("name") or run_dir.parent.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,16 @@ class RunDir:
             raise UsageError(f"{self.path}: the run has no history.jsonl")
         return self
 
-    @property
+    # Each file is read once per RunDir (None if missing or unreadable).
+    @cached_property
     def test(self) -> Any:
         return read_json(self.path / "test.json")
 
-    @property
+    @cached_property
     def results(self) -> Any:
         return read_json(self.path / "results.json")
 
-    @property
+    @cached_property
     def final(self) -> Any:
         return read_json(self.path / "final.json")
 
@@ -66,6 +68,7 @@ class RunDir:
 
     def write_results(self, results: dict[str, Any]) -> None:
         (self.path / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        self.__dict__["results"] = results
 
 
 def find_run_dirs(root: Path) -> list[Path]:
