@@ -32,9 +32,10 @@ class Session:
     """One logical process's connections to the deployment (asyncio: all workers share one
     event loop, which is ~2.5x the throughput of a thread per worker with redis-py)."""
 
-    def __init__(self, topo: Topology, timeout: float):
+    def __init__(self, topo: Topology, timeout: float, process: int = -1):
         self.topo = topo
         self.timeout = timeout
+        self.process = process       # the logical process it serves (-1: the harness's own)
         self.route = topo.route(timeout)
 
     async def call(self, key: str | None, *commands: tuple) -> Reply:

@@ -169,8 +169,10 @@ class Workload(ABC):
         self.rng = rng
 
     @abstractmethod
-    def next_op(self) -> dict[str, Any]:
-        """The next op to invoke: {"f": ..., "key": ..., "value": ...}."""
+    def next_op(self, process: int) -> dict[str, Any]:
+        """The next op `process` invokes: {"f": ..., "key": ..., "value": ...}. (A workload
+        whose ops depend on what the same process saw, e.g. acknowledging what it
+        received, keeps that state per process: `apply` sees it as `session.process`.)"""
 
     @abstractmethod
     async def apply(self, session: Any, op: dict[str, Any]) -> tuple[Any, str]:

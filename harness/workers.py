@@ -78,7 +78,7 @@ class Workers:
 
     async def _worker(self, process: int) -> None:
         workload, history = self.workload, self.history
-        session = Session(self.topo, self.timeout)
+        session = Session(self.topo, self.timeout, process)
         next_at = time.monotonic()
         try:
             while not self.stop.is_set():
@@ -89,7 +89,7 @@ class Workers:
                         await asyncio.sleep(delay)
                         if self.stop.is_set():
                             break
-                op = workload.next_op()
+                op = workload.next_op(process)
                 history.append({"process": process, "type": "invoke", **op})
                 try:
                     value, node = await workload.apply(session, op)
@@ -109,7 +109,7 @@ class Workers:
                     # fresh process, with fresh connections, takes its place.
                     await session.close()
                     process = self._new_process()
-                    session = Session(self.topo, self.timeout)
+                    session = Session(self.topo, self.timeout, process)
         finally:
             await session.close()
 

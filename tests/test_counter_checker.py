@@ -286,13 +286,13 @@ def test_registered_and_chosen_by_the_workload():
     assert CHECKERS["counter"] is CounterChecker and WORKLOADS["counter"] is CounterWorkload
     w = CounterWorkload(TestSpec(workload="counter", keys=3), None, random.Random(1))
     assert [type(c) for c in w.checkers()] == [CounterChecker]
-    ops = [w.next_op() for _ in range(2000)]
+    ops = [w.next_op(0) for _ in range(2000)]
     assert {o["key"] for o in ops} == {"c0", "c1", "c2"}
     adds = [o for o in ops if o["f"] == "add"]
     assert 800 < len(adds) < 1200 and {o["value"] for o in adds} == {1, 2, 3, 4, 5}
     assert all(o["value"] is None for o in ops if o["f"] == "read")
     w2 = CounterWorkload(TestSpec(workload="counter", keys=3), None, random.Random(1))
-    assert [w2.next_op() for _ in range(2000)] == ops   # seeded
+    assert [w2.next_op(0) for _ in range(2000)] == ops   # seeded
 
 
 def test_report_section_and_marks(tmp_path):

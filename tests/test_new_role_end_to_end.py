@@ -46,7 +46,7 @@ class UniqueIncrements(Checker):
 class IncrWorkload(Workload):
     name = "incr"
 
-    def next_op(self):
+    def next_op(self, process):
         return {"f": "incr", "key": f"c{self.rng.randrange(3)}", "value": None}
 
     async def apply(self, session, op):

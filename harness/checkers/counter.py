@@ -26,14 +26,9 @@ from typing import Any
 
 from ..history import fault_windows, pair_ops
 from ..roles import Checker, CheckResult, Figure
+from .windows import count_by_window, window_label, windows_at
 
 MAX_LISTED = 1000
-NO_FAULT = "no fault"
-
-
-def window_label(w: dict[str, Any], i: int) -> str:
-    shape = w["value"].get("shape") if isinstance(w.get("value"), dict) else None
-    return f"{w['fault']}{' ' + shape if shape else ''} #{i + 1} ({w['start'] / 1e9:.1f}-{w['end'] / 1e9:.1f}s)"
 
 
 class _Bounds:
@@ -60,31 +55,6 @@ class _Bounds:
 
     def final(self) -> tuple[int, int]:
         return self.ok_pos[-1] + self.att_neg[-1], self.att_pos[-1] + self.ok_neg[-1]
-
-
-def _windows_at(t: float, windows: list[dict[str, Any]], labels: list[str]) -> list[str]:
-    return [labels[i] for i, w in enumerate(windows) if w["start"] <= t <= w["end"]] or [NO_FAULT]
-
-
-def _count_by_window(ends: list[float], windows: list[dict[str, Any]], labels: list[str]) -> dict[str, int]:
-    """How many of the times `ends` (sorted) fall in each window, and in none:
-    O(windows × log n)."""
-    counts = {}
-    for lab, w in zip(labels, windows):
-        n = bisect_right(ends, w["end"]) - bisect_left(ends, w["start"])
-        if n:
-            counts[lab] = n
-    covered, union = 0, []
-    for w in windows:                    # sorted by start: merge into disjoint spans
-        if union and w["start"] <= union[-1][1]:
-            union[-1][1] = max(union[-1][1], w["end"])
-        else:
-            union.append([w["start"], w["end"]])
-    for a, b in union:
-        covered += bisect_right(ends, b) - bisect_left(ends, a)
-    if len(ends) > covered:
-        counts[NO_FAULT] = len(ends) - covered
-    return counts
 
 
 def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
@@ -122,7 +92,7 @@ def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
             if lo <= value <= hi:
                 continue
             oob_by_key[key] += 1
-            inside = _windows_at(r.end, windows, labels)
+            inside = windows_at(r.end, windows, labels)
             for lab in inside:
                 oob_by_window[lab] += 1
             out_of_bounds.append({
@@ -151,7 +121,7 @@ def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
         "bound_width_max": width_max if ends else None,
         "reads_out_of_bounds": out_of_bounds[:MAX_LISTED],
         "reads_out_of_bounds_by_window": dict(oob_by_window),
-        "reads_by_window": _count_by_window(ends, windows, labels),
+        "reads_by_window": count_by_window(ends, windows, labels),
     }
     if out_of_bounds:
         result["first_out_of_bounds_at"] = out_of_bounds[0]["completed_at"]

@@ -41,7 +41,7 @@ class CounterWorkload(Workload):
     def checkers(self) -> list[Checker]:
         return [CounterChecker()]
 
-    def next_op(self) -> dict[str, Any]:
+    def next_op(self, process: int) -> dict[str, Any]:
         key = self.keys[self.rng.randrange(len(self.keys))]
         if self.rng.random() < READ_SHARE:
             return {"f": "read", "key": key, "value": None}

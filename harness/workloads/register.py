@@ -40,7 +40,7 @@ class RegisterWorkload(Workload):
         self._values = itertools.count(1)
         self._last: dict[str, int] = {}     # a recently seen value per key, to aim CAS at
 
-    def next_op(self) -> dict[str, Any]:
+    def next_op(self, process: int) -> dict[str, Any]:
         with self._lock:
             slot = self.rng.randrange(len(self._slots))
             key_id, used = self._slots[slot]

@@ -30,7 +30,7 @@ class SetWorkload(Workload):
     def checkers(self) -> list[Checker]:
         return [SetChecker()]
 
-    def next_op(self) -> dict[str, Any]:
+    def next_op(self, process: int) -> dict[str, Any]:
         v = next(self._next)
         return {"f": "add", "key": self.keys[v % len(self.keys)], "value": v}
 
