@@ -10,7 +10,7 @@ Where each key's primary is, is the topology's business (`Topology.route`): Sent
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -24,8 +24,9 @@ CONNECT_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError, asyncio.Ti
 
 @dataclass
 class Reply:
-    value: Any
+    value: Any          # the last command's reply
     node: str
+    values: list[Any] = field(default_factory=list)   # every command's reply, in order
 
 
 class Session:
@@ -37,39 +38,48 @@ class Session:
         self.timeout = timeout
         self.process = process       # the logical process it serves (-1: the harness's own)
         self.route = topo.route(timeout)
+        self._replicas: Any = None      # made on the first read from a replica
 
-    async def call(self, key: str | None, *commands: tuple) -> Reply:
-        """Send `commands` in order on one connection (so WAIT follows its write).
+    def replica_route(self) -> Any:
+        if self._replicas is None:
+            self._replicas = self.topo.replica_route(self.timeout, self.process)
+        return self._replicas
 
-        Returns the last reply. Raises NotSent if no connection could be made, a redis-py
+    async def call(self, key: str | None, *commands: tuple, replica: bool = False) -> Reply:
+        """Send `commands` in order on one connection (so WAIT follows its write); to the
+        key's primary, or with `replica` to the replica this process reads from
+        (`Topology.replica_route`).
+
+        Returns the replies (`value` is the last). Raises NotSent if no connection could be made, a redis-py
         error otherwise (an error reply is tagged with its command as `sb_command`).
         MOVED/ASK refresh the route and are retried: they mean the command was not applied.
         """
+        route = self.replica_route() if replica else self.route
         for attempt in range(3):
-            pool = await self.route.pool(key)
+            pool = await route.pool(key)
             try:
                 conn = await pool.get_connection()
             except (*CONNECT_ERRORS, *MasterNotFoundError) as e:
-                self.route.after_error()
+                route.after_error()
                 raise NotSent(f"{type(e).__name__}: {e}") from None
             node = f"{conn.host}:{conn.port}"
             try:
-                reply = None
+                replies = []
                 for cmd in commands:
                     await conn.send_command(*cmd)
                     try:
-                        reply = await conn.read_response()
+                        replies.append(await conn.read_response())
                     except redis.ResponseError as e:
                         e.sb_command = cmd[0]
                         raise
-                return Reply(reply, node)
+                return Reply(replies[-1] if replies else None, node, replies)
             except redis.ResponseError as e:
-                if isinstance(e, (E.MovedError, E.AskError)) and attempt < 2 and await self.route.after_moved():
+                if isinstance(e, (E.MovedError, E.AskError)) and attempt < 2 and await route.after_moved():
                     continue
                 raise
             except CONNECT_ERRORS as e:
                 await conn.disconnect()
-                self.route.after_error()
+                route.after_error()
                 # redis-py's Sentinel connection turns a READONLY reply into this error:
                 # the old primary refused the write, so it definitely did not apply.
                 if "previous master is now a slave" in str(e):
@@ -81,3 +91,5 @@ class Session:
 
     async def close(self) -> None:
         await self.route.close()
+        if self._replicas is not None:
+            await self._replicas.close()

@@ -22,6 +22,9 @@ class FakeTopo:
     def pick_primary(self, rng):
         return self.primary
 
+    def primaries(self):
+        return [self.primary]
+
 
 def cut_off(shape, n, seed=0, primary=0):
     """(topology, node name → names of the nodes it drops, names that drop the gateway, desc)."""
@@ -83,6 +86,17 @@ def test_isolate_node_cuts_one_node_off(n, seed):
     assert all(drops[x] == {target} for x in drops if x != target)
     assert no_gateway == {target}
     assert desc["groups"][0] == [target]
+
+
+@given(data=st.data(), **nodes_seed)
+def test_isolate_replica_cuts_a_replica_off_but_not_from_the_clients(data, n, seed):
+    primary = data.draw(st.integers(0, n - 1))
+    topo, drops, no_gateway, desc = cut_off("isolate-replica", n, seed, primary)
+    (target,) = [x for x in drops if len(drops[x]) == n - 1]
+    assert target != topo.primary.name
+    assert all(drops[x] == {target} for x in drops if x != target)
+    assert no_gateway == set()
+    assert desc["groups"][0] == [target] and sorted(desc["clients_with"]) == sorted(drops)
 
 
 @given(**nodes_seed)

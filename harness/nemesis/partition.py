@@ -18,8 +18,8 @@ from typing import Any
 from ..roles import Fault
 from ..topology import Node, Topology
 
-SHAPES = ("isolate-primary", "isolate-primary-with-clients", "isolate-node", "random-halves",
-          "majorities-ring", "bridge")
+SHAPES = ("isolate-primary", "isolate-primary-with-clients", "isolate-node", "isolate-replica",
+          "random-halves", "majorities-ring", "bridge")
 
 SETUP = ("iptables -N SB_IN 2>/dev/null; iptables -N SB_OUT 2>/dev/null; "
          "iptables -C INPUT -j SB_IN 2>/dev/null || iptables -I INPUT -j SB_IN; "
@@ -55,6 +55,13 @@ def grudges_for(shape: str, topo: Topology, rng) -> tuple[dict[str, set[str]], d
             grudge[target].add(gw)    # the harness stays with the majority
             desc["clients_with"] = rest
         desc["groups"] = [[target], rest]
+    elif shape == "isolate-replica":
+        # A replica loses the other nodes (its primary among them) while the clients keep
+        # reaching it: what reads from that replica see as it falls behind.
+        primaries = {n.name for n in topo.primaries()}
+        target = rng.choice([n for n in names if n not in primaries] or names)
+        cut([target], [n for n in names if n != target])
+        desc.update({"groups": [[target], [n for n in names if n != target]], "clients_with": names})
     elif shape == "random-halves":
         shuffled = names[:]
         rng.shuffle(shuffled)

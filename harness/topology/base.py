@@ -89,6 +89,12 @@ class Topology(ABC):
         """A client's way to the primary of each key, as applications discover it."""
 
     @abstractmethod
+    def replica_route(self, timeout: float, process: int) -> Route:
+        """A client's way to a replica of each key, as applications that scale reads reach
+        one. Each process keeps to one replica while its connection lasts (so what it
+        reads there should never go back in time)."""
+
+    @abstractmethod
     def failover(self, rng: Any) -> dict[str, Any]:
         """Force a failover as an operator would; return what was done."""
 

@@ -96,6 +96,18 @@ class ClusterRouter:
             raise NotSent(str(e)) from None
         return node.host, node.port
 
+    def replica_address_for(self, key: str, pick: int) -> tuple[str, int]:
+        """The `pick`-th replica (modulo) of the key's slot in the map; its primary if the
+        map knows no replica (as redis-py's read_from_replicas falls back)."""
+        rc = self.rc
+        if rc is None:
+            raise NotSent("no cluster slot map yet")
+        nodes = rc.nodes_manager.slots_cache.get(rc.keyslot(key)) or []
+        if not nodes:
+            raise NotSent(f"no node serves the slot of {key!r} in the slot map")
+        node = nodes[1:][pick % (len(nodes) - 1)] if len(nodes) > 1 else nodes[0]
+        return node.host, node.port
+
     def refresh(self, force: bool = False) -> None:
         """Blocking: re-read the slot map (at most once a second unless forced)."""
         if (not force and time.monotonic() - self.refreshed < 1.0) or not self.lock.acquire(blocking=False):
@@ -110,18 +122,30 @@ class ClusterRouter:
             self.lock.release()
 
 
-class ClusterRoute(Route):
-    """A session's pools, one per node address, chosen by the shared slot map."""
+async def _readonly_on_connect(conn: Any) -> None:
+    """A new connection to a replica: READONLY, or the replica answers MOVED."""
+    await conn.on_connect()
+    await conn.send_command("READONLY")
+    await conn.read_response()
 
-    def __init__(self, router: ClusterRouter, timeout: float):
+
+class ClusterRoute(Route):
+    """A session's pools, one per node address, chosen by the shared slot map: to each
+    key's primary, or with `replica` to one of its replicas (`pick`-th), READONLY."""
+
+    def __init__(self, router: ClusterRouter, timeout: float, replica: bool = False, pick: int = 0):
         self.router = router
         self.kw = client_kwargs(timeout)
+        if replica:
+            self.kw["redis_connect_func"] = _readonly_on_connect
+        self.replica, self.pick = replica, pick
         self.pools: dict[tuple[str, int], Any] = {}
 
     async def pool(self, key: str | None) -> Any:
         if self.router.rc is None:
             await asyncio.to_thread(self.router.build)
-        addr = self.router.address_for(key)
+        addr = (self.router.replica_address_for(key, self.pick) if self.replica and key is not None
+                else self.router.address_for(key))
         pool = self.pools.get(addr)
         if pool is None:
             pool = self.pools[addr] = aioredis.ConnectionPool(host=addr[0], port=addr[1], **self.kw)
@@ -164,6 +188,9 @@ class ClusterTopology(Topology):
 
     def route(self, timeout: float) -> Route:
         return ClusterRoute(ClusterRouter.for_topology(self, timeout), timeout)
+
+    def replica_route(self, timeout: float, process: int) -> Route:
+        return ClusterRoute(ClusterRouter.for_topology(self, timeout), timeout, replica=True, pick=process)
 
     def replica_reader(self, node: Node, timeout: float = 2.0) -> redis.Redis:
         r = self.redis(node, timeout=timeout)

@@ -28,5 +28,9 @@ class ReplicatedTopology(Topology):
     def route(self, timeout: float) -> Route:
         return fixed_route(self.nodes[0].ip, timeout)
 
+    def replica_route(self, timeout: float, process: int) -> Route:
+        replicas = self.nodes[1:]
+        return fixed_route(replicas[process % len(replicas)].ip, timeout)
+
     def failover(self, rng: Any) -> dict[str, Any]:
         return {"skipped": "no failover mechanism in a replicated topology without Sentinel"}

@@ -43,9 +43,13 @@ def fixed_route(host: str, timeout: float) -> PoolRoute:
     return PoolRoute(aioredis.ConnectionPool(host=host, port=6379, **client_kwargs(timeout)))
 
 
-def sentinel_route(sentinels: list[tuple[str, int]], master: str, timeout: float) -> PoolRoute:
+def sentinel_route(sentinels: list[tuple[str, int]], master: str, timeout: float,
+                   replica: bool = False) -> PoolRoute:
+    """Through Sentinel: `master_for`, or with `replica` `slave_for`, which connects to the
+    replicas Sentinel reports up in turn from a random one (the primary if none is)."""
     kw = client_kwargs(timeout)
     sentinel = AioSentinel(sentinels, sentinel_kwargs=dict(socket_timeout=timeout,
                                                            socket_connect_timeout=timeout,
                                                            retry=no_retry()), **kw)
-    return PoolRoute(sentinel.master_for(master, **kw).connection_pool)
+    client = sentinel.slave_for(master, **kw) if replica else sentinel.master_for(master, **kw)
+    return PoolRoute(client.connection_pool)

@@ -62,6 +62,10 @@ class SentinelTopology(Topology):
     def route(self, timeout: float) -> Route:
         return sentinel_route([(n.ip, SENTINEL_PORT) for n in self.sentinel_nodes], MASTER_NAME, timeout)
 
+    def replica_route(self, timeout: float, process: int) -> Route:
+        return sentinel_route([(n.ip, SENTINEL_PORT) for n in self.sentinel_nodes], MASTER_NAME,
+                              timeout, replica=True)
+
     def failover(self, rng: Any) -> dict[str, Any]:
         """`SENTINEL FAILOVER` sent to a random Sentinel (the next if it does not answer), as
         an operator would for maintenance: it promotes a replica without asking the others."""

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from ..roles import Workload
 from .counter import CounterWorkload
+from .queue import QueueWorkload
 from .register import RegisterWorkload
+from .replica_read import ReplicaReadWorkload
 from .set import SetWorkload
 
 WORKLOADS: dict[str, type[Workload]] = {
     "set": SetWorkload,
     "register": RegisterWorkload,
     "counter": CounterWorkload,
+    "queue": QueueWorkload,
+    "replica-read": ReplicaReadWorkload,
 }
