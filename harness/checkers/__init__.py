@@ -8,10 +8,14 @@ from __future__ import annotations
 from ..roles import Checker
 from .counter import CounterChecker
 from .linearizability import Linearizability
+from .queue import QueueChecker
 from .set_full import SetChecker
+from .staleness import StalenessChecker
 
 CHECKERS: dict[str, type[Checker]] = {
     "set": SetChecker,
     "linearizable": Linearizability,
     "counter": CounterChecker,
+    "queue": QueueChecker,
+    "staleness": StalenessChecker,
 }
