@@ -88,7 +88,7 @@ def fmt(v: Any) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             return str(v)
-        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, (list, dict, tuple)):

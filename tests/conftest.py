@@ -41,3 +41,33 @@ def project_objects(project: str) -> list[str]:
                               f"label=com.docker.compose.project={project}"], capture_output=True, text=True)
         out += res.stdout.split()
     return out
+
+
+def isolated_ip(run: Path) -> str:
+    """The address of the node the run's first partition cut off from all the others
+    (every other node drops it)."""
+    import json
+    for line in (run / "history.jsonl").read_text().splitlines():
+        op = json.loads(line)
+        if op.get("process") == "nemesis" and op.get("f") == "start-partition" and op.get("type") == "info":
+            drops = op["value"]["drops"]
+            target = op["value"]["groups"][0][0]
+            others = [set(v) for k, v in drops.items() if k != target]
+            (ip,) = set.intersection(*others)
+            return ip
+    raise AssertionError("no partition in the history")
+
+
+def run_workload(tmp_path: Path, workload: str, checker: str, *args: str):
+    """`splitbrain run -w WORKLOAD ARGS` into tmp_path: (completed process, run directory,
+    results.json, the named checker's entry in it)."""
+    import json
+    res = run_cli("run", "-w", workload, *args, "--results-dir", str(tmp_path))
+    run = (tmp_path / "latest").resolve()
+    results = json.loads((run / "results.json").read_text())
+    return res, run, results, results["checkers"][checker]
+
+
+def figure(checker: dict, name: str):
+    """The value of one figure in a checker's results.json entry."""
+    return next(f["value"] for f in checker["figures"] if f["name"] == name)

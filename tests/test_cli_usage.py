@@ -23,14 +23,14 @@ def one_line(res) -> str:
     (["up", "cluster", "--sentinel-conf", "quorum=2"], "applies to the sentinel topology"),
     (["run", "--nemesis", "meteor"], "unknown nemesis meteor"),
     (["run", "--wait", "one"], "expected REPLICAS:TIMEOUT_MS"),
-    (["run", "--workload", "queue"], "unknown workload 'queue'"),
+    (["run", "--workload", "nosuch"], "unknown workload 'nosuch'"),
     (["run", "--topology", "ring"], "unknown topology 'ring'"),
     (["run", "--time-limit", "0"], "--time-limit must be positive"),
     (["run", "--fail-on", "bananas"], "--fail-on 'bananas'"),
     (["run", "-w", "register", "--fail-on", "lost"], "--fail-on 'lost'"),
     (["compare", "--vary", "wait=one"], "expected REPLICAS:TIMEOUT_MS"),
     (["compare", "--vary", "seed=1,2"], "seed cannot be varied"),
-    (["compare", "--vary", "default|workload=queue"], "unknown workload 'queue'"),
+    (["compare", "--vary", "default|workload=nosuch"], "unknown workload 'nosuch'"),
     (["compare", "--repeat", "0"], "--repeat must be at least 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
@@ -52,9 +52,9 @@ def test_check_refuses_what_is_not_a_run_or_history(tmp_path):
     (run / "history.jsonl").write_text('{"process": 0, "type": "invoke", "f": "add", "value": 1}\nnot json\n')
     res = run_cli("check", str(run))
     assert res.returncode == 2 and "history.jsonl line 2: not valid JSON" in one_line(res)
-    (run / "test.json").write_text(json.dumps({"workload": "queue"}))
+    (run / "test.json").write_text(json.dumps({"workload": "nosuch"}))
     res = run_cli("check", str(run))
-    assert res.returncode == 2 and "unknown workload 'queue'" in one_line(res)
+    assert res.returncode == 2 and "unknown workload 'nosuch'" in one_line(res)
     res = run_cli("check", str(run), "--model", "register")
     assert res.returncode == 2 and "--model is for a bare history file" in one_line(res)
     bad = tmp_path / "h.jsonl"

@@ -6,20 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import figure, run_workload
 
 pytestmark = pytest.mark.docker
 
 
 def _run(tmp_path: Path, *args: str):
-    res = run_cli("run", "-w", "counter", *args, "--results-dir", str(tmp_path))
-    run = (tmp_path / "latest").resolve()
-    results = json.loads((run / "results.json").read_text())
-    return res, run, results, results["checkers"]["counter"]
-
-
-def _figure(checker: dict, name: str):
-    return next(f["value"] for f in checker["figures"] if f["name"] == name)
+    return run_workload(tmp_path, "counter", "counter", *args)
 
 
 def _report_has_counter_section(run: Path) -> None:
@@ -34,7 +27,7 @@ def test_counter_without_faults_is_valid(tmp_path):
     d = c["details"]
     assert results["valid"] is True and c["valid"] is True
     assert d["read_count"] > 0 and d["acknowledged_count"] > 0 and d["lost"] == 0
-    assert d["reads_out_of_bounds_count"] == 0 and _figure(c, "lost") == 0
+    assert d["reads_out_of_bounds_count"] == 0 and figure(c, "lost") == 0
     final = json.loads((run / "final.json").read_text())
     assert d["acknowledged_sum"] <= sum(final["primary"]["counters"].values()) <= d["attempted_sum"]
     assert set(final["nodes"]) == {"n1", "n2", "n3"}
@@ -48,7 +41,7 @@ def test_counter_sentinel_case_ii_loses_increments(tmp_path):
     assert res.returncode == 1, res.stdout + res.stderr
     d = c["details"]
     assert results["valid"] is False and c["valid"] is False
-    assert d["lost"] > 0 and _figure(c, "lost") == d["lost"] and 0 < d["lost_rate"] <= 1
+    assert d["lost"] > 0 and figure(c, "lost") == d["lost"] and 0 < d["lost_rate"] <= 1
     assert results["healed"] is True
     assert f"counter: lost {d['lost']:,} of {d['acknowledged_sum']:,} acknowledged increments" in res.stdout
     _report_has_counter_section(run)

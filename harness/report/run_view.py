@@ -138,3 +138,14 @@ class RunView:
         self._charts_made += 1
         return opwindow.op_window(f"chart-{self._charts_made}", self.by_index, self.ops, core,
                                   key, numbered, flagged, legend, title)
+
+    def xy_chart(self, title: str, x_label: str, y_label: str, series: Sequence[Mapping[str, Any]],
+                 mode: str = "markers", time_axis: bool = True) -> dict[str, Any]:
+        """An "xy" chart: `series` [{name, x: [...], y: [...]}] drawn as markers or lines.
+        With `time_axis`, x is seconds since the run started and the chart shades the fault
+        windows like the timeline's. Put it in view()'s "charts"; place it with `h.chart(c)`."""
+        self._charts_made += 1
+        return {"kind": "xy", "id": f"chart-{self._charts_made}", "title": title,
+                "x_label": x_label, "y_label": y_label, "mode": mode, "time_axis": time_axis,
+                "series": [{"name": str(s.get("name")), "x": list(s.get("x") or []),
+                            "y": list(s.get("y") or [])} for s in series]}

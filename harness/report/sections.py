@@ -12,8 +12,9 @@ generic section too, with a warning: a broken view never costs the page.
 What a view returns may also carry, beside anything its template reads:
   marks   [{t (s), p (process), name (legend), text (hover), color?, symbol?}]: drawn on
           the timeline (e.g. a lost write at the moment it was acknowledged)
-  charts  charts for report.js, each {kind, id, ...}; `RunView.op_window` makes the one
-          kind it knows so far, "op-window"; the template places it with `h.chart(c)`
+  charts  charts for report.js, each {kind, id, ...}: `RunView.op_window` makes an
+          "op-window", `RunView.xy_chart` an "xy" (series over the run's time, fault
+          windows shaded); the template places each with `h.chart(c)`
 """
 
 from __future__ import annotations

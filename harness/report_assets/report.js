@@ -381,8 +381,42 @@
     return Plotly.newPlot(el, traces, layout, CONFIG);
   }
 
+  // An "xy" chart (kind "xy", RunView.xy_chart): series of points {name, x, y} as markers
+  // or lines. With time_axis, x is seconds since the run started: the fault windows are
+  // shaded as on the timeline and the chart zooms with the other time charts.
+  var timeCharts = [];
+  function xyChart(chart) {
+    var el = document.getElementById(chart.id);
+    if (!el) return null;
+    var series = (chart.series || []).filter(function (s) { return s.x && s.x.length; });
+    if (!series.length) { el.textContent = "Nothing to draw."; return null; }
+    var markers = chart.mode !== "lines";
+    var traces = series.map(function (s, k) {
+      var color = F_COLORS[k % F_COLORS.length];
+      return { type: "scatter", mode: markers ? "markers" : "lines", name: pesc(s.name),
+        x: s.x, y: s.y, hoverinfo: "x+y+name",
+        marker: { color: color, size: 5, opacity: 0.7, symbol: F_SYMBOLS[k % F_SYMBOLS.length] },
+        line: { color: color, width: 1.5 } };
+    });
+    var extra = { height: 360, margin: { l: 64, r: 16, t: 64, b: 44 },
+      title: { text: pesc(chart.title || ""), x: 0, xanchor: "left", font: { size: 13 } },
+      legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 0, xanchor: "left" },
+      yaxis: { title: { text: pesc(chart.y_label || "") }, rangemode: "tozero", gridcolor: "#eef0f3" } };
+    var layout;
+    if (chart.time_axis) {
+      layout = baseLayout(DATA, chart.id, extra);
+      if (chart.x_label) layout.xaxis.title = { text: pesc(chart.x_label) };
+      timeCharts.push(chart.id);
+    } else {
+      layout = { font: FONT, hovermode: "closest", paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+        xaxis: { title: { text: pesc(chart.x_label || "") }, zeroline: false, gridcolor: "#eef0f3" } };
+      for (var k in extra) layout[k] = extra[k];
+    }
+    return Plotly.newPlot(el, traces, layout, CONFIG);
+  }
+
   // Charts the checkers' views asked for, by kind; an unknown kind says so in its place.
-  var CHART_KINDS = { "op-window": opWindow };
+  var CHART_KINDS = { "op-window": opWindow, "xy": xyChart };
   function checkerChart(chart) {
     var draw = CHART_KINDS[chart.kind];
     if (draw) return draw(chart);
@@ -391,7 +425,7 @@
     return null;
   }
 
-  // Zoom the three time charts together.
+  // Zoom the time charts together (and the checkers' xy charts over time).
   function linkZoom(ids) {
     var busy = false;
     ids.forEach(function (id) {
@@ -435,7 +469,7 @@
     mark("charts");
     Promise.all(jobs).then(function () {
       mark("drawn");
-      linkZoom(["timeline", "latency", "throughput"]);
+      linkZoom(["timeline", "latency", "throughput"].concat(timeCharts));
       // finish after the next frame is painted
       requestAnimationFrame(function () { setTimeout(function () { mark("painted"); finish(); }, 0); });
     }, function (err) { showError(err && err.message ? err.message : err); finish(); });

@@ -1,0 +1,94 @@
+"""The measured figures of the `counter`, `queue` and `replica-read` workloads (README
+sections "Counters", "Streams queues", "Reads from replicas"): Sentinel Case II by default
+and with `--wait 1:100`, fault-free runs on every topology, and a replica cut off from
+replication (`isolate-replica`) for partitions of 5, 10 and 20 s. Each run goes through the
+CLI; one line per run with its checker's summary and figures. About 25 minutes in all:
+
+    .venv/bin/python bench/workload_runs.py [--only NAME ...] [--results DIR] [--repeat N]
+
+`--only` takes run names or prefixes (`--only queue-` runs every queue setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "splitbrain")
+TOPOLOGIES = ("sentinel", "cluster", "replicated")
+
+CASE_II = ["-t", "sentinel", "-n", "isolate-primary-with-clients", "--time-limit", "30",
+           "--nemesis-interval", "10"]
+RUNS: dict[str, tuple[str, list[str], int]] = {}
+for w in ("counter", "queue"):
+    RUNS[f"{w}-case-ii-default"] = (w, CASE_II, 1)
+    RUNS[f"{w}-case-ii-wait-1-100"] = (w, [*CASE_II, "--wait", "1:100"], 1)
+    for t in TOPOLOGIES:
+        RUNS[f"{w}-no-faults-{t}"] = (w, ["-t", t, "--time-limit", "10"], 5)
+for t in TOPOLOGIES:
+    RUNS[f"replica-read-no-faults-{t}"] = ("replica-read", ["-t", t, "--time-limit", "10"], 5)
+    for s in (5, 10, 20):
+        RUNS[f"replica-read-isolate-replica-{s}s-{t}"] = (
+            "replica-read", ["-t", t, "-n", "isolate-replica", "--nemesis-interval", str(s),
+                             "--time-limit", str(2 * s + 10)], 1)
+
+#: Details worth a line beside the figures, per checker.
+DETAILS = {
+    "counter": ("attempted_sum", "info_count", "reads_below_count", "reads_above_count",
+                "reads_out_of_bounds_by_window"),
+    "queue": ("enqueue_info_count", "short_ack_count", "group_missing", "anomalies_by_window",
+              "enqueued_by_window"),
+    "staleness": ("per_node", "by_window"),
+}
+
+
+def figures(results: dict) -> dict:
+    out: dict = {}
+    for name, c in (results.get("checkers") or {}).items():
+        out.update({f["name"]: f["value"] for f in c.get("figures") or []})
+        d = c.get("details") or {}
+        out.update({k: d.get(k) for k in DETAILS.get(name, ()) if k in d})
+        out[f"{name}.valid"] = c.get("valid")
+    st = results.get("stats") or {}
+    out.update({"ops": st.get("ops"), "availability_during_faults": st.get("availability_during_faults")})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--results", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=None, help="override the runs per setting")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    names = [n for n in RUNS if not a.only or any(n == o or n.startswith(o) for o in a.only)]
+    if not names:
+        ap.error(f"--only matches no run; runs: {', '.join(RUNS)}")
+    base = a.results or Path(tempfile.mkdtemp(prefix="workload-runs-"))
+    for name in names:
+        workload, args, repeat = RUNS[name]
+        for i in range(a.repeat or repeat):
+            out = base / f"{name}-{i}"
+            t = time.monotonic()
+            res = subprocess.run([CLI, "run", "-w", workload, *args, "--seed", str(a.seed + i),
+                                  "--results-dir", str(out)], cwd=ROOT, capture_output=True, text=True)
+            took = time.monotonic() - t
+            try:
+                results = json.loads(((out / "latest").resolve() / "results.json").read_text())
+            except (OSError, ValueError) as e:
+                print(f"{name} #{i}: exit {res.returncode}, no results ({e})\n{res.stderr[-2000:]}", flush=True)
+                continue
+            summaries = "; ".join(c.get("summary", "") for c in (results.get("checkers") or {}).values())
+            print(f"{name} #{i}: exit {res.returncode}, {took:.0f}s wall; {summaries}\n"
+                  f"  {json.dumps(figures(results))}", flush=True)
+    print(f"results in {base}")
+
+
+if __name__ == "__main__":
+    main()
