@@ -96,9 +96,10 @@ class ClusterRouter:
             raise NotSent(str(e)) from None
         return node.host, node.port
 
-    def replica_address_for(self, key: str, pick: int) -> tuple[str, int]:
-        """The `pick`-th replica (modulo) of the key's slot in the map; its primary if the
-        map knows no replica (as redis-py's read_from_replicas falls back)."""
+    def replica_address_for(self, key: str, pick: int) -> tuple[str, int, bool]:
+        """The `pick`-th replica (modulo) of the key's slot in the map, or its primary if
+        the map knows no replica (as redis-py's read_from_replicas falls back); and whether
+        it is a replica."""
         rc = self.rc
         if rc is None:
             raise NotSent("no cluster slot map yet")
@@ -106,7 +107,7 @@ class ClusterRouter:
         if not nodes:
             raise NotSent(f"no node serves the slot of {key!r} in the slot map")
         node = nodes[1:][pick % (len(nodes) - 1)] if len(nodes) > 1 else nodes[0]
-        return node.host, node.port
+        return node.host, node.port, len(nodes) > 1
 
     def refresh(self, force: bool = False) -> None:
         """Blocking: re-read the slot map (at most once a second unless forced)."""
@@ -144,8 +145,15 @@ class ClusterRoute(Route):
     async def pool(self, key: str | None) -> Any:
         if self.router.rc is None:
             await asyncio.to_thread(self.router.build)
-        addr = (self.router.replica_address_for(key, self.pick) if self.replica and key is not None
-                else self.router.address_for(key))
+        if self.replica and key is not None:
+            host, port, is_replica = self.router.replica_address_for(key, self.pick)
+            addr = (host, port)
+            if not is_replica:
+                # CLUSTER SLOTS leaves out a replica until it has replicated something, so a
+                # map made on a fresh cluster lists none: read it again (at most once a second).
+                self.after_error()
+        else:
+            addr = self.router.address_for(key)
         pool = self.pools.get(addr)
         if pool is None:
             pool = self.pools[addr] = aioredis.ConnectionPool(host=addr[0], port=addr[1], **self.kw)
