@@ -139,10 +139,12 @@ def test_clock_bump_sentinel_offsets_and_tilt(tmp_path):
     # A Sentinel whose clock jumped by more than 2 s enters TILT.
     jumped = [n for n, off in targets.items() if abs(off) > 2]
     assert jumped, "seed 14: n1 -149.5 s, n2 -0.114 s, n3 +95.7 s"
-    tilted = {w["node"] for w in results["windows"]["sentinel_tilt"]}
+    # The TILT window of each of them opens when its clock jumped. (A Sentinel also enters
+    # TILT on its own when its timer runs more than 2 s late, as on a loaded machine: a
+    # window before the jump is not one the jump caused, and does not count.)
+    jump_at = _nemesis_ops(history, "start-clock")[0]["time"] - 1_000_000_000
+    tilted = {w["node"] for w in results["windows"]["sentinel_tilt"] if w["start"] >= jump_at}
     assert set(jumped) <= tilted, (targets, results["windows"]["sentinel_tilt"])
-    for w in results["windows"]["sentinel_tilt"]:
-        assert w["start"] >= _nemesis_ops(history, "start-clock")[0]["time"] - 1_000_000_000
 
 
 # ---------------------------------------------------------------- combined and cleanup
