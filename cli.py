@@ -6,6 +6,7 @@ Exit codes (harness/outcome.py): 0 valid, 1 anomalies found, 2 bad usage or inpu
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 import sys
@@ -28,21 +29,66 @@ from harness.outcome import EXIT_FOR_VALID, check_fail_on, exit_code_for, run_ro
 from harness.report import build_report
 from harness.rundir import RunDir
 from harness.runner import Run
-from harness.serve import make_server
-from harness.spec import TestSpec, parse_settings, parse_wait
+from harness.serve import check_bind_host, make_server
+from harness.spec import (CHECK_TIME_LIMIT, PORT, RANGES, REPEAT, UP_TIMEOUT, Range, TestSpec,
+                          parse_settings, parse_wait)
 from harness.topology import TOPOLOGIES, attach, new_topology
 from harness.workloads import WORKLOADS
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _usage_error(e: click.UsageError) -> None:
+    """click's own usage errors (an unknown option, a missing value) in one line, exit 2;
+    a command run without its arguments still shows its help."""
+    if isinstance(e, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise e
+    where = e.ctx.command_path if e.ctx else "splitbrain"
+    click.echo(f"{where}: {_one_line(e.format_message())} (see --help)", err=True)
+    sys.exit(e.exit_code)
+
+
 class Group(click.Group):
-    """Turns SplitbrainError into one line on stderr and its exit code (never a traceback)."""
+    """Turns SplitbrainError, and click's own usage errors, into one line on stderr and
+    its exit code (never a traceback)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as e:
+            _usage_error(e)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except SplitbrainError as e:
-            click.echo(f"splitbrain: {e}", err=True)
+            click.echo(f"splitbrain: {_one_line(str(e))}", err=True)
             sys.exit(e.exit_code)
+        except click.UsageError as e:
+            _usage_error(e)
+        except OSError as e:
+            # a file that cannot be read or written (permissions, a full disk, a directory
+            # where a file should be): the environment failed, say which file (a closed
+            # pipe is click's to handle)
+            if e.errno == errno.EPIPE:
+                raise
+            where = f": {e.filename}" if e.filename else ""
+            click.echo(f"splitbrain: {_one_line(e.strerror or str(e))}{_one_line(str(where))}", err=True)
+            sys.exit(3)
+
+
+class Number(click.ParamType):
+    """A numeric option, checked against its range in harness.spec (the one place ranges
+    are defined) when it is parsed: before the command does anything."""
+
+    def __init__(self, rng: Range):
+        self.rng = rng
+        self.name = "integer" if rng.integer else "number"
+
+    def convert(self, value, param, ctx):
+        return self.rng.check(param.opts[0] if param else "value", value)
 
 
 @click.group(cls=Group)
@@ -78,7 +124,8 @@ def image_build(base: str | None, quiet: bool) -> None:
 @click.argument("topology")
 @click.option("--redis-conf", multiple=True, metavar="KEY=VALUE", help="redis.conf directive (repeatable).")
 @click.option("--sentinel-conf", multiple=True, metavar="KEY=VALUE", help="Sentinel directive (repeatable).")
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
+@click.option("--timeout", default=60.0, show_default=True, type=Number(UP_TIMEOUT),
+              help="Seconds to wait for health.")
 def up(topology: str, redis_conf: tuple[str, ...], sentinel_conf: tuple[str, ...], timeout: float) -> None:
     """Start TOPOLOGY (sentinel, cluster, replicated) and wait until it is healthy."""
     topo = new_topology(topology, parse_settings(redis_conf, "--redis-conf"),
@@ -145,17 +192,24 @@ def run_options(f):
         click.option("--workload", "-w", default="set", show_default=True, help=", ".join(WORKLOADS) + "."),
         click.option("--nemesis", "-n", default="", metavar="NAME[,NAME...]",
                      help="Faults, e.g. isolate-primary-with-clients or partition,clock,kill,pause."),
-        click.option("--nemesis-interval", default=10.0, show_default=True, help="Seconds between fault changes."),
+        click.option("--nemesis-interval", default=10.0, show_default=True, type=Number(RANGES["nemesis_interval"]),
+                     help="Seconds between fault changes."),
         click.option("--nemesis-overlap", is_flag=True, help="Let faults of different kinds overlap."),
-        click.option("--time-limit", default=60.0, show_default=True, help="Seconds of workload."),
-        click.option("--concurrency", "-c", default=10, show_default=True, help="Client workers."),
-        click.option("--rate", default=0.0, show_default=True, help="Target total ops/s (0 = unlimited)."),
-        click.option("--keys", default=10, show_default=True, help="Keys the workload spreads over."),
+        click.option("--time-limit", default=60.0, show_default=True, type=Number(RANGES["time_limit"]),
+                     help="Seconds of workload."),
+        click.option("--concurrency", "-c", default=10, show_default=True, type=Number(RANGES["concurrency"]),
+                     help="Client workers."),
+        click.option("--rate", default=0.0, show_default=True, type=Number(RANGES["rate"]),
+                     help="Target total ops/s (0 = unlimited)."),
+        click.option("--keys", default=10, show_default=True, type=Number(RANGES["keys"]),
+                     help="Keys the workload spreads over."),
         click.option("--redis-conf", multiple=True, metavar="KEY=VALUE", help="redis.conf directive (repeatable)."),
         click.option("--sentinel-conf", multiple=True, metavar="KEY=VALUE", help="Sentinel directive (repeatable)."),
         click.option("--wait", "wait_", default=None, metavar="N:TIMEOUT_MS", help="WAIT N TIMEOUT after each write."),
-        click.option("--seed", default=None, type=int, help="Seed of every random choice (default: random)."),
-        click.option("--client-timeout", default=0.5, show_default=True, help="Socket timeout of client ops, s."),
+        click.option("--seed", default=None, type=Number(RANGES["seed"]),
+                     help="Seed of every random choice (default: random)."),
+        click.option("--client-timeout", default=0.5, show_default=True, type=Number(RANGES["client_timeout"]),
+                     help="Socket timeout of client ops, s."),
         click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
         click.option("--fail-on", default="anomaly", show_default=True, metavar="anomaly|never|FIGURE",
                      help="Exit 1 when: anomaly = any run invalid; FIGURE (e.g. lost) = a checker figure "
@@ -212,7 +266,8 @@ def run(**o) -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--model", default=None, help="For a bare history file: register or kv (default register).")
-@click.option("--time-limit", default=60.0, show_default=True, help="Seconds before the verdict is unknown.")
+@click.option("--time-limit", default=60.0, show_default=True, type=Number(CHECK_TIME_LIMIT),
+              help="Seconds before the verdict is unknown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 def check(path: str, model: str | None, time_limit: float, as_json: bool) -> None:
     """Re-check a run directory with its workload's checkers (rewriting results.json, the
@@ -254,7 +309,8 @@ def report(run_dir: str) -> None:
               help="An axis of the matrix (repeatable): KEY=V1,V2 or \"default|k=v+k2=v2|wait=1:100\". "
                    "KEY: wait, a run option (concurrency, time-limit, nemesis, ...), sentinel.KEY, "
                    "or a redis.conf directive.")
-@click.option("--repeat", default=1, show_default=True, help="Runs per cell (repeat i uses --seed + i).")
+@click.option("--repeat", default=1, show_default=True, type=Number(REPEAT),
+              help="Runs per cell (repeat i uses --seed + i).")
 @click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Rebuild the table from finished runs under DIR instead of running.")
 @click.option("--verbose", "-v", is_flag=True, help="Show each run's own progress (default: logs/ of the compare).")
@@ -287,16 +343,17 @@ def compare(vary, repeat, from_dir, verbose, **o) -> None:
 
 @main.command()
 @click.argument("results_dir", default="results", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--port", default=8765, show_default=True, help="TCP port (0 = any free port).")
+@click.option("--port", default=8765, show_default=True, type=Number(PORT), help="TCP port (0 = any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; the default keeps the page on this machine.")
 @click.option("--verbose", "-v", is_flag=True, help="Log each request.")
 def serve(results_dir: str, port: int, host: str, verbose: bool) -> None:
     """Browse RESULTS_DIR (default: results) on a local web page."""
+    check_bind_host(host)
     try:
         server = make_server(Path(results_dir), host, port)
-    except OSError as e:
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    except (OSError, ValueError, OverflowError) as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
     server.verbose = verbose
     h, p = server.server_address[:2]
     click.echo(f"serving {results_dir} on http://{h}:{p}/ (Ctrl-C to stop)", err=True)

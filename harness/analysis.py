@@ -28,13 +28,20 @@ def workload_for(spec: TestSpec, topology: Any = None) -> Workload:
 
 
 def run_checkers(workload: Workload, history: list[dict[str, Any]], final: dict[str, Any] | None,
-                 spec: TestSpec) -> dict[str, CheckResult]:
-    """Every checker of the workload on the history; one that raises reads as unknown."""
+                 spec: TestSpec, input_errors: bool = False) -> dict[str, CheckResult]:
+    """Every checker of the workload on the history; one that raises reads as unknown.
+
+    With `input_errors`, a checker's UsageError (e.g. `HistoryError`: an op its workload
+    never writes, such as a set element that is not an integer) propagates instead: the
+    input is not a history of this workload, and no verdict on it is one (`check RUN_DIR`
+    on a file someone edited). Without it (a run's own history) it reads as unknown."""
     out: dict[str, CheckResult] = {}
     for checker in workload.checkers():
         try:
             out[checker.name] = checker.check(history, final, spec)
         except Exception as e:  # noqa: BLE001 - a broken checker is "unknown", not a crash
+            if input_errors and isinstance(e, UsageError):
+                raise
             out[checker.name] = CheckResult.crashed(checker.name, f"{type(e).__name__}: {e}")
     return out
 
@@ -56,10 +63,11 @@ def recheck(path: str) -> tuple[RunDir, dict[str, Any]]:
     run = RunDir(path).require()
     spec = spec_from_test_json(run.test)
     workload = workload_for(spec)
-    history = read_history(run.history_path)
+    history = read_history(run.history_path)    # a history without ops is not one to judge
     previous = run.results if isinstance(run.results, dict) else {}
     results = {k: v for k, v in previous.items() if k not in ("valid", "checkers")}
-    judge(results, run_checkers(workload, history, run.final, spec), history)
+    final = run.final if isinstance(run.final, dict) else None   # unreadable: no final reads
+    judge(results, run_checkers(workload, history, final, spec, input_errors=True), history)
     run.write_results(results)
     build_report(run.path)
     write_junit(run.path, results)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .roles import CheckResult
-from .rundir import read_json
+from .rundir import check_result, number, read_json
 
 MAX_DETAIL = 20_000
 #: Characters XML 1.0 does not allow, even as references: C0 controls but tab, newline and
@@ -85,12 +85,14 @@ def _detail(result: CheckResult) -> str:
 
 
 def _seconds(v: Any) -> float:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+    """A duration for a time attribute: a finite number of seconds, else 0."""
+    n = number(v)
+    return n if n is not None and n >= 0 else 0.0
 
 
 def _checker_cases(suite: ET.Element, classname: str, name: str, raw: Any,
                    results: dict[str, Any]) -> None:
-    result = CheckResult.from_json(name, raw)
+    result = check_result(name, raw)
     for case in result.junit_cases():
         elem = ET.SubElement(suite, "testcase", classname=classname, name=case.name or name,
                              time=f"{_seconds(result.details.get('time_s')):.3f}")

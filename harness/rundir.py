@@ -25,10 +25,10 @@ NOT_SETTINGS = {"seed", "name", "results_dir", "argv", "keep", "project", "host"
 
 
 def read_json(path: Path) -> Any:
-    """The JSON in path, or None if it is missing or unreadable."""
+    """The JSON in path, or None if it is missing or unreadable (nested too deep too)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -44,7 +44,8 @@ class RunDir:
         if not (self.path / "test.json").is_file():
             raise UsageError(f"{self.path}: not a run directory (no test.json)")
         if not isinstance(self.test, dict):
-            raise UsageError(f"{self.path / 'test.json'}: not a JSON object")
+            raise UsageError(f"{self.path / 'test.json'}: not a JSON object (unreadable, not JSON, "
+                             f"or another type)")
         if not (self.path / "history.jsonl").is_file():
             raise UsageError(f"{self.path}: the run has no history.jsonl")
         return self
@@ -56,7 +57,11 @@ class RunDir:
 
     @cached_property
     def results(self) -> Any:
-        return read_json(self.path / "results.json")
+        results = read_json(self.path / "results.json")
+        if isinstance(results, dict) and not isinstance(results.get("stats", {}), dict):
+            # a damaged stats entry reads as missing (what uses it updates a dict)
+            results = {**results, "stats": {}}
+        return results
 
     @cached_property
     def final(self) -> Any:
@@ -89,19 +94,29 @@ def settings_of(test: dict[str, Any]) -> dict[str, Any]:
 
 
 def settings_key(test: dict[str, Any]) -> str:
-    return json.dumps(settings_of(test), sort_keys=True, default=str)
+    try:
+        return json.dumps(settings_of(test), sort_keys=True, default=str)
+    except (ValueError, RecursionError):   # nested too deep: a damaged test.json
+        return repr(sorted(settings_of(test)))
+
+
+def nemesis_text(v: Any) -> str:
+    """test.json's nemesis list as "a+b" ("none" if empty; whatever it holds, as text)."""
+    if isinstance(v, list):
+        return "+".join(map(str, v)) or "none"
+    return "none" if v in (None, "") else str(v)
 
 
 def flat_settings(test: dict[str, Any]) -> dict[str, str]:
     """Settings as `KEY -> text` the way --vary names them (redis.conf keys bare)."""
     out: dict[str, str] = {}
     for k, v in settings_of(test).items():
-        if k == "redis_conf":
-            out.update({str(kk): str(vv) for kk, vv in (v or {}).items()})
-        elif k == "sentinel_conf":
-            out.update({f"sentinel.{kk}": str(vv) for kk, vv in (v or {}).items()})
+        if k in ("redis_conf", "sentinel_conf"):
+            prefix = "" if k == "redis_conf" else "sentinel."
+            items = v.items() if isinstance(v, dict) else [] if v is None else [("?", v)]
+            out.update({f"{prefix}{kk}": str(vv) for kk, vv in items})
         elif k == "nemesis":
-            out["nemesis"] = "+".join(v or []) or "none"
+            out["nemesis"] = nemesis_text(v)
         elif v is not None:
             text = v if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else json.dumps(v)
             out[k.replace("_", "-")] = text
@@ -120,28 +135,54 @@ def difference_labels(tests: list[dict[str, Any]]) -> list[str]:
 
 
 def number(v: Any) -> float | None:
-    """v as a finite float, else None (booleans are not numbers here)."""
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    return float(v) if ok else None
+    """v as a finite float, else None (booleans are not numbers here, nor integers too
+    large for a float)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def verdict_word(valid: Any) -> str:
-    return {True: "true", False: "false"}.get(valid, "unknown")
+    # by identity: 1 == True, and a damaged results.json may hold any JSON value here
+    return "true" if valid is True else "false" if valid is False else "unknown"
+
+
+def check_result(name: str, raw: Any) -> CheckResult:
+    """results.json's entry for a checker; a damaged one (wrong types) reads as unknown."""
+    try:
+        result = CheckResult.from_json(name, raw)
+    except (TypeError, ValueError, AttributeError) as e:
+        return CheckResult(name, "unknown", f"unreadable result in results.json ({type(e).__name__}: {e})")
+    if result.valid is not True and result.valid is not False:
+        result.valid = "unknown"      # 1 or 0.0 are not verdicts (1 == True to Python)
+    return result
 
 
 def checker_results(results: Any) -> dict[str, CheckResult]:
     checkers = results.get("checkers") if isinstance(results, dict) else None
     if not isinstance(checkers, dict):
         return {}
-    return {str(name): CheckResult.from_json(str(name), c) for name, c in checkers.items()}
+    return {str(name): check_result(str(name), c) for name, c in checkers.items()}
+
+
+def run_stats_of(results: Any) -> dict[str, Any]:
+    """results.json's stats, with the shapes the readers expect (a damaged entry reads
+    as missing)."""
+    stats = results.get("stats") if isinstance(results, dict) else None
+    if not isinstance(stats, dict):
+        return {}
+    return {**stats, "latency_ms": stats.get("latency_ms") if isinstance(stats.get("latency_ms"), dict) else {}}
 
 
 def run_figures(results: dict[str, Any]) -> list[tuple[str, Figure]]:
     """(column, figure) for every figure of a run: checkers' first, then the run's own."""
     out = [(f"{name}.{f.name}", f) for name, c in checker_results(results).items()
            for f in c.figures]
-    stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
-    out += [(f"run.{f.name}", f) for f in stats_figures(stats)]
+    out += [(f"run.{f.name}", f) for f in stats_figures(run_stats_of(results))]
     return out
 
 
@@ -156,24 +197,41 @@ def harness_failed(results: dict[str, Any] | None, error: str | None = None) -> 
     return not str(err).startswith("interrupted")
 
 
+def _text(v: Any) -> str | None:
+    return None if v is None else v if isinstance(v, str) else json.dumps(v, default=str)[:200]
+
+
+def damage(run: RunDir) -> str | None:
+    """What is wrong with a run's test.json and results.json, in one line (None if nothing)."""
+    problems = []
+    for name, value in (("test.json", run.test), ("results.json", run.results)):
+        if not isinstance(value, dict) and (run.path / name).exists():
+            problems.append(f"{name} is unreadable or not a JSON object")
+    return "; ".join(problems) or None
+
+
 def load_run(run_dir: Path, error: str | None = None) -> dict[str, Any]:
-    """One run as a flat row (None where the run did not produce a figure)."""
+    """One run as a flat row (None where the run did not produce a figure). A damaged
+    test.json or results.json gives a row that says so (never an exception)."""
     run = RunDir(run_dir)
     test = run.test if isinstance(run.test, dict) else {}
     results = run.results
+    seed = test.get("seed")
     row: dict[str, Any] = {
-        "run_dir": str(run.path), "name": test.get("name"), "seed": test.get("seed"),
-        "started": test.get("started"), "topology": test.get("topology"),
-        "workload": test.get("workload"), "nemesis": "+".join(test.get("nemesis") or []) or "none",
+        "run_dir": str(run.path), "name": _text(test.get("name")),
+        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        "started": _text(test.get("started")), "topology": _text(test.get("topology")),
+        "workload": _text(test.get("workload")), "nemesis": nemesis_text(test.get("nemesis")),
         "settings_key": settings_key(test), "test": test, "figures": {}, "figure_meta": {},
         "summaries": {}}
+    broken = damage(run)
     if not isinstance(results, dict):
         row.update(valid="error", harness_failed=True,
-                   error=error or "no results.json (the harness failed)")
+                   error=error or broken or "no results.json (the harness failed)")
         return row
     row.update(valid=verdict_word(results.get("valid")),
                harness_failed=harness_failed(results, error),
-               error=error or results.get("error"), note=results.get("note"),
+               error=error or broken or _text(results.get("error")), note=_text(results.get("note")),
                report=str(run.path / "report.html") if (run.path / "report.html").exists() else None)
     for column, fig in run_figures(results):
         row["figures"][column] = number(fig.value)

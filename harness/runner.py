@@ -27,7 +27,8 @@ from typing import Any
 
 from . import __version__
 from .analysis import judge, run_checkers, workload_for
-from .errors import EnvironmentProblem, SplitbrainError
+from .engine import docker_client
+from .errors import EnvironmentProblem, SplitbrainError, UsageError
 from .history import HistoryWriter, read_history
 from .image import node_image_versions
 from .junit import write_junit
@@ -59,6 +60,10 @@ def make_run_dir(spec: TestSpec) -> Path:
     root = Path(spec.results_dir)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")[:-4] + "Z"
     run_dir = root / spec.name / stamp
+    # The spec's name is one plain directory name (spec.check_name); this also refuses a
+    # results/<name> that is a symlink leading elsewhere.
+    if not (root.resolve() / spec.name / stamp).resolve().is_relative_to(root.resolve()):
+        raise UsageError(f"test name {spec.name!r}: {root / spec.name} leads outside {root}")
     run_dir.mkdir(parents=True, exist_ok=False)
     latest = root / "latest"
     try:
@@ -82,8 +87,9 @@ def versions() -> dict[str, str]:
 
 class Run:
     def __init__(self, spec: TestSpec, out=sys.stderr, topology: Topology | None = None):
-        """Validates everything before any side effect. `topology`: run against one that is
-        already up (benchmarks); it is then neither started nor removed by the run."""
+        """Validates everything before any side effect (the spec checked its own values
+        when it was built). `topology`: run against one that is already up (benchmarks);
+        it is then neither started nor removed by the run."""
         workload_for(spec)
         check_names(spec.nemesis)
         self.spec = spec
@@ -125,6 +131,8 @@ class Run:
 
     def _execute(self) -> RunOutcome:
         spec = self.spec
+        if self.external is None:
+            docker_client()   # no engine: say what to run, and leave no run directory behind
         run_dir = make_run_dir(spec)
         (run_dir / "logs").mkdir()
         test = spec.to_json()
@@ -200,7 +208,7 @@ class Run:
         history.close()
         self.phase = "check"
         self.say("checking the history")
-        ops = read_history(run_dir / "history.jsonl")
+        ops = read_history(run_dir / "history.jsonl", allow_empty=True)
         judge(results, run_checkers(workload, ops, final, spec), ops)
 
     def _heal(self, results: dict[str, Any]) -> None:
@@ -240,7 +248,7 @@ class Run:
         history.close()
         if not results["stats"].get("ops"):
             try:
-                results["stats"].update(run_stats(read_history(run_dir / "history.jsonl")))
+                results["stats"].update(run_stats(read_history(run_dir / "history.jsonl", allow_empty=True)))
             except Exception:  # noqa: BLE001 - stats of a broken history are not worth a crash
                 pass
         (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))

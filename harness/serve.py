@@ -5,14 +5,20 @@ faults, settings, what each checker said, links to each run's report.html and
 results.json) and draws, per configuration (runs grouped by their test.json settings, as
 `compare --from` does), one percentage figure of each run over time as an inline SVG:
 the first figure of format "pct" the runs' checkers report (e.g. a loss rate), else the
-run's own (availability during faults). Any other path serves a file under RESULTS_DIR,
-and nothing else: `..`, absolute paths, and symlinks that lead outside RESULTS_DIR are
-refused (403). It binds to 127.0.0.1 unless told otherwise. The page is a Jinja2
-template (templates/serve_index.html.j2), autoescaped like every page of the harness.
+run's own (availability during faults). A run directory that cannot be read is listed
+as such (ERROR, and what is wrong), never at the cost of the others. Any other path
+serves a file under RESULTS_DIR, and nothing else: `..`, absolute paths, and symlinks
+that lead outside RESULTS_DIR are refused (403). It binds to 127.0.0.1 unless told
+otherwise, and answers only requests whose Host header names this server (`localhost`,
+`127.0.0.1`, `[::1]` or the address it was told to bind, with its port): a web page the
+user visits cannot reach it through DNS rebinding (its Host names the attacker's domain;
+403). The page is a Jinja2 template (templates/serve_index.html.j2), autoescaped like
+every page of the harness.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import mimetypes
 import posixpath
 import threading
@@ -23,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from .errors import UsageError
 from .rundir import difference_labels, find_run_dirs, load_run
 from .templating import format_value, render, verdict_of
 
@@ -45,13 +52,25 @@ class RunIndex:
                 sig = tuple(_mtime(d / f) for f in ("test.json", "results.json", "report.html"))
                 hit = self._cache.get(str(d))
                 if hit is None or hit[0] != sig:
-                    hit = (sig, load_run(d))
-                    if hit[1].get("error") == "no results.json (the harness failed)":
-                        hit[1]["error"] = "no results.json (running, or the harness failed)"
+                    hit = (sig, _row(d))
                     self._cache[str(d)] = hit
                 out.append(hit[1])
         out.sort(key=lambda r: (str(r.get("started") or ""), r["run_dir"]), reverse=True)
         return out
+
+
+def _row(d: Path) -> dict[str, Any]:
+    """One run's row; a run that cannot be read at all is still a row, saying why."""
+    try:
+        row = load_run(d)
+    except Exception as e:  # noqa: BLE001 - one bad run directory must not cost the index
+        return {"run_dir": str(d), "name": d.parent.name, "seed": None, "started": None,
+                "topology": None, "workload": None, "nemesis": None, "settings_key": f"error:{d}",
+                "test": {}, "figures": {}, "figure_meta": {}, "summaries": {}, "valid": "error",
+                "harness_failed": True, "error": f"cannot read this run: {type(e).__name__}: {e}"}
+    if row.get("error") == "no results.json (the harness failed)":
+        row["error"] = "no results.json (running, or the harness failed)"
+    return row
 
 
 def _mtime(p: Path) -> float:
@@ -72,7 +91,7 @@ def _config_labels(rows: list[dict[str, Any]]) -> dict[str, str]:
 def _ts(r: dict[str, Any]) -> float | None:
     try:
         return datetime.fromisoformat(str(r.get("started"))).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
 
 
@@ -124,19 +143,87 @@ def trend(rows: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any] 
             "to": datetime.fromtimestamp(t1).isoformat(timespec="minutes"), "series": series}
 
 
+def _links(root: Path, run_dir: str) -> list[tuple[str, str]]:
+    try:
+        rel = Path(run_dir).resolve().relative_to(root.resolve()).as_posix()
+    except (OSError, ValueError):
+        return []
+    return [("/" + urllib.parse.quote(rel + "/" + f), text)
+            for f, text in (("report.html", "report"), ("results.json", "results"), ("test.json", "test"))
+            if (Path(run_dir) / f).exists()]
+
+
 def index_page(root: Path, rows: list[dict[str, Any]]) -> str:
-    labels = _config_labels(rows)
+    try:
+        labels = _config_labels(rows)
+    except Exception:  # noqa: BLE001 - labels are a convenience; the list is what matters
+        labels = {}
     runs = []
     for r in rows:
-        rel = Path(r["run_dir"]).resolve().relative_to(root.resolve()).as_posix()
-        links = [("/" + urllib.parse.quote(rel + "/" + f), text)
-                 for f, text in (("report.html", "report"), ("results.json", "results"), ("test.json", "test"))
-                 if (Path(r["run_dir"]) / f).exists()]
         valid = r.get("valid")
-        runs.append({"row": r, "links": links, "configuration": labels.get(r["settings_key"], ""),
+        runs.append({"row": r, "links": _links(root, r["run_dir"]),
+                     "configuration": labels.get(r["settings_key"], ""),
                      "verdict": "ERROR" if valid == "error" else verdict_of(valid)[0],
                      "colour": VERDICT_COLOURS.get(valid, VERDICT_COLOURS["error"])})
-    return render("serve_index.html.j2", root=str(root), runs=runs, trend=trend(rows, labels))
+    try:
+        chart = trend(rows, labels)
+    except Exception:  # noqa: BLE001 - a figure no chart can draw must not cost the list
+        chart = None
+    return render("serve_index.html.j2", root=str(root), runs=runs, trend=chart)
+
+
+#: Host header names that are this machine whatever address the server is bound to.
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def check_bind_host(host: str) -> str:
+    """Refuse (exit 2) a --host that cannot be an address or a host name."""
+    if not host or len(host) > 253 or not host.isprintable() or any(c.isspace() for c in host):
+        raise UsageError(f"--host {host[:60]!r}: expected an address such as 127.0.0.1 or a host name")
+    return host
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """A Host header as (name, port or None), the name lowercased and IPv6 unbracketed;
+    None if it is not one."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else None
+    else:
+        name, sep, port_text = value.partition(":")
+        port_text = port_text if sep else None
+    if port_text is not None and not (port_text.isdigit() and port_text.isascii() and len(port_text) <= 5):
+        return None
+    return (name, int(port_text) if port_text is not None else None) if name else None
+
+
+def allowed_host(header: str | None, bound: tuple[str, int], asked: str) -> bool:
+    """Whether a request's Host header names this server: a local name, the address it is
+    bound to or the --host it was given; and, if it has a port, the port it listens on."""
+    parsed = split_host(header) if header else None
+    if parsed is None:
+        return False
+    name, port = parsed
+    if port is not None and port != bound[1]:
+        return False
+    names = {*LOCAL_NAMES, str(bound[0]).lower(), asked.strip("[]").lower()}
+    try:
+        address = str(ipaddress.ip_address(name))   # one spelling per address (::0:1 is ::1)
+    except ValueError:
+        return name in names
+    # Bound to every interface, any address of this machine may be asked for: an address
+    # (not a name) in Host cannot come from DNS rebinding, whose Host is the attacker's name.
+    return address in names or _unspecified(bound[0])
+
+
+def _unspecified(address: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(address)).is_unspecified
+    except ValueError:
+        return False
 
 
 def safe_path(root: Path, url_path: str) -> Path | None:
@@ -175,19 +262,25 @@ def make_handler(root: Path, index: RunIndex):
 
         def _error(self, status: HTTPStatus, text: str) -> None:
             # text/plain (and nosniff): the message is never read as HTML
-            self._send(status, f"{status.value} {text}\n".encode(), "text/plain; charset=utf-8")
+            body = f"{status.value} {text}\n".encode("utf-8", "replace")
+            self._send(status, body, "text/plain; charset=utf-8")
 
         def do_HEAD(self) -> None:
             self.do_GET()
 
         def do_GET(self) -> None:
+            host = self.headers.get("Host")
+            if not allowed_host(host, self.server.server_address[:2], getattr(self.server, "asked_host", "")):
+                said = f"Host {host[:100]!r} is not this server" if host else "no Host header"
+                return self._error(HTTPStatus.FORBIDDEN, f"{said} (ask for localhost:{self.server.server_address[1]}):"
+                                   f" refused so that other web sites cannot reach it (DNS rebinding)")
             path = urllib.parse.urlsplit(self.path).path
             if path in ("/", "/index.html"):
                 try:
                     page = index_page(root, index.rows())
                 except Exception as e:  # noqa: BLE001 - a broken run must not kill the page
                     return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(e).__name__}: {e}")
-                return self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+                return self._send(200, page.encode("utf-8", "replace"), "text/html; charset=utf-8")
             target = safe_path(root, self.path)
             if target is None:
                 return self._error(HTTPStatus.FORBIDDEN, "outside the results directory")
@@ -211,4 +304,5 @@ def make_server(root: Path, host: str = "127.0.0.1", port: int = 8765) -> Thread
     root = Path(root)
     server = ThreadingHTTPServer((host, port), make_handler(root, RunIndex(root)))
     server.daemon_threads = True
+    server.asked_host = host   # the name the user gave is a Host the server answers to
     return server

@@ -78,6 +78,8 @@ def short(value: Any, limit: int = VALUE_CHARS) -> str:
             text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
         except (TypeError, ValueError):
             text = repr(value)
+        except RecursionError:   # nested deeper than anything a run writes
+            text = f"({type(value).__name__} nested too deep to show)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -96,12 +98,23 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
+def _float(v: Any) -> float | None:
+    """v as a finite float; None for anything else (an integer too large for a float too)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def format_value(v: Any, kind: str = "") -> str:
     """A figure's value in its `Figure.format`: int, pct, ms, s, or "" (as `fmt`); "–" if
     there is none."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if _float(v) is None:
         return fmt(v)
     if kind == "pct":
         return f"{v:.2%}"
@@ -116,7 +129,7 @@ def format_value(v: Any, kind: str = "") -> str:
 
 def seconds(t: Any) -> str:
     """The `s` filter: a time in seconds as "12.345s" ("—" if it is not a number)."""
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+    if _float(t) is None:
         return "—"
     return f"{t:.3f}s"
 

@@ -24,7 +24,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from ..history import fault_windows, pair_ops
+from ..errors import UsageError
+from ..history import fault_windows, op_error, pair_ops
 from ..roles import Checker, CheckResult, Figure
 from .windows import count_by_window, window_label, windows_at
 
@@ -63,9 +64,15 @@ def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
     adds: dict[Any, list[Any]] = defaultdict(list)
     reads: dict[Any, list[Any]] = defaultdict(list)
     for o in pair_ops(history):
+        # Deltas and values read are integers (INCRBY's argument; GET as an integer, nil as
+        # 0): true must not count as 1, nor 1.5 as 1.
         if o.f == "add":
+            if type(o.invoke_value) is not int:
+                raise op_error(o, "an increment must be an integer", o.invoke_value)
             adds[o.key].append(o)
         elif o.f == "read":
+            if o.type == "ok" and o.value is not None and type(o.value) is not int:
+                raise op_error(o, "a counter read must be an integer or null", o.value)
             reads[o.key].append(o)
     types = Counter((f, o.type) for f, by_key in (("add", adds), ("read", reads))
                     for ops in by_key.values() for o in ops)
@@ -128,8 +135,10 @@ def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
         result["last_out_of_bounds_at"] = out_of_bounds[-1]["completed_at"]
 
     primary = (final or {}).get("primary") or {}
-    counters = primary.get("counters")
-    if not isinstance(counters, dict):
+    counters = primary.get("counters") if isinstance(primary, dict) else None
+    if isinstance(counters, dict):
+        _counters(counters)
+    else:
         result.update(valid=False if out_of_bounds else "unknown",
                       error="no final read of the counters: final values not checked")
         return result
@@ -165,12 +174,21 @@ def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
     return result
 
 
+def _counters(counters: dict[Any, Any]) -> dict[Any, Any]:
+    """A final read of the counters ({key: integer or null}), or UsageError naming
+    final.json."""
+    for k, v in counters.items():
+        if v is not None and type(v) is not int:
+            raise UsageError(f"final.json: counter {k!r} must be an integer or null, got {v!r:.60}")
+    return counters
+
+
 def _node_summary(node: Any, per_key: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     """What one node holds after the run: how far its counters fall short of the
     acknowledged sums (lower bounds), to show divergence from the primary."""
     if not isinstance(node, dict) or "error" in node:
         return {"error": node.get("error") if isinstance(node, dict) else str(node)}
-    counters = node.get("counters") or {}
+    counters = _counters(node.get("counters") or {})
     missing = sum(max(0, per_key[k]["lower"] - int(v or 0)) for k, v in counters.items() if k in per_key)
     return {"role": node.get("role"), "total": sum(int(v or 0) for v in counters.values()),
             "missing_acknowledged": missing}

@@ -53,12 +53,58 @@ NOTBLIND = object()     # blind_value(): this op's effect depends on the state
 KIND_NAMES = {READ: "read", WRITE: "write", CAS: "cas", APPEND: "append"}
 
 
+class JSONBool:
+    """true or false as a model value. Python's True == 1 (and hashes alike), so a read of
+    true would match a write of 1; these two singletons equal nothing but themselves."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+TRUE, FALSE = JSONBool(True), JSONBool(False)
+
+
+class JSONObject:
+    """A JSON object as a model value: its (name, frozen value) pairs, sorted. A plain
+    tuple of pairs would equal the array [[name, value], ...]."""
+
+    __slots__ = ("items", "_hash")
+
+    def __init__(self, items: tuple):
+        self.items = items
+        self._hash = hash((JSONObject, items))
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is JSONObject and other.items == self.items
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return show(self)
+
+
 def freeze(value: Any) -> Any:
-    """A hashable, comparable-by-value copy of a JSON value (lists -> tuples, dicts -> sorted tuples)."""
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
+    """A hashable copy of a JSON value that compares by JSON type and value: arrays become
+    tuples, objects `JSONObject`s, booleans `TRUE`/`FALSE`. Numbers compare by value (1 and
+    1.0 are one value, as JSON numbers; an integer beyond 64 bits is read as a double),
+    and never equal a string, a boolean or null."""
+    if value is None:
+        return value
+    t = type(value)
+    if t is int or t is str or t is float:
+        return value
+    if t is bool:
+        return TRUE if value else FALSE
+    if isinstance(value, (list, tuple)):
+        return tuple([freeze(v) for v in value])
     if isinstance(value, dict):
-        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+        return JSONObject(tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
     return value
 
 
@@ -68,15 +114,46 @@ def show(value: Any) -> str:
         return "nil"
     if isinstance(value, tuple):
         return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, JSONObject):
+        return "{" + ", ".join(f"{json.dumps(k)}: {show(v)}" for k, v in value.items) + "}"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 
+class _Key:
+    """A key that is neither a string nor an integer (possible only through `check` on
+    ops in memory: the history reader refuses them), kept apart from all others by its
+    frozen value: true is not 1, [1] is not "[1]". Shown as JSON."""
+
+    __slots__ = ("frozen",)
+
+    def __init__(self, frozen: Any):
+        self.frozen = frozen
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is _Key and other.frozen == self.frozen
+
+    def __hash__(self) -> int:
+        return hash((_Key, self.frozen))
+
+    def __repr__(self) -> str:
+        return show(self.frozen)
+
+    __str__ = __repr__
+
+
 def hashable_key(key: Any) -> Any:
-    if isinstance(key, (list, dict)):
-        return json.dumps(key, sort_keys=True)
-    return key
+    """The key ops are grouped by: strings, integers and null as they are; a float that
+    is an integer as that integer (JSON numbers compare by value), anything else tagged."""
+    t = type(key)
+    if t is str or t is int or key is None:
+        return key
+    if t is float:
+        return int(key) if key.is_integer() else key
+    return _Key(freeze(key))
 
 
 class Model:
@@ -137,9 +214,10 @@ def _by_key(ops: Iterable[Any]) -> dict[Any, list[Any]]:
 class RegisterModel(Model):
     """A read/write/cas register per key. Starts nil; a read of nil is null; cas on nil fails.
 
-    Values are compared as JSON values (lists as tuples). A `fail` op never took effect
-    (dropped by the checker); a crashed (`info`) read constrains nothing and is dropped;
-    a crashed write or cas may have taken effect, at most once, at any time after its invoke.
+    Values are compared by JSON type and value (`freeze`: true is not 1). A `fail` op never
+    took effect (dropped by the checker); a crashed (`info`) read constrains nothing and is
+    dropped; a crashed write or cas may have taken effect, at most once, at any time after
+    its invoke.
     """
 
     name = "register"

@@ -49,7 +49,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..history import fault_windows, pair_ops
+from ..history import Operation, fault_windows, op_error, pair_ops
 from ..roles import Checker, CheckResult, Figure, JUnitCase
 from .windows import count_by_window, window_label, windows_at
 
@@ -61,7 +61,17 @@ KINDS = ("lost", "stranded", "redelivered_after_ack", "unexpected", "duplicated"
 
 
 def _hashable(p: Any) -> Any:
-    return p if isinstance(p, (str, int, float)) else repr(p)
+    # a payload of the final drain as a dict key: tagged unless a string or a number (true is not 1)
+    return p if type(p) in (str, int, float) else ("json", repr(p))
+
+
+def _entries_of(o: Operation, v: Any) -> Any:
+    """A dequeue's result or an ack's argument as recorded ([[id, payload or null], ...])."""
+    if (v is None and o.f == "dequeue") or isinstance(v, list) and all(
+            isinstance(x, list) and len(x) == 2 and type(x[0]) is str
+            and type(x[1]) in (str, int, type(None)) for x in v):
+        return v
+    raise op_error(o, f"the {o.f} value must be a list of [id, payload] pairs", v)
 
 
 def _pairs(v: Any) -> list[tuple[str, Any]]:
@@ -83,17 +93,19 @@ def check(history: list[dict], final: dict | None, spec=None) -> dict[str, Any]:
     for o in pair_ops(history):
         types[o.f, o.type] += 1
         if o.f == "enqueue":
-            p = _hashable(o.invoke_value)
+            if type(o.invoke_value) not in (str, int):
+                raise op_error(o, "a payload must be a string or an integer", o.invoke_value)
+            p = o.invoke_value
             prev = enq.get(p)
             if prev is None or _RANK.get(o.type, 1) > _RANK.get(prev.type, 1):
                 enq[p] = o
         elif o.f == "dequeue" and o.type == "ok":
-            got = _pairs(o.value)
+            got = _pairs(_entries_of(o, o.value))
             empty += not got
             for i, p in got:
                 deliveries[o.key, i, p].append((o.start, o.end, o, "dequeue"))
         elif o.f == "ack" and o.type == "ok":
-            got = list(dict.fromkeys(_pairs(o.invoke_value)))
+            got = list(dict.fromkeys(_pairs(_entries_of(o, o.invoke_value))))
             n = o.value
             if isinstance(n, int) and not isinstance(n, bool) and n < len({i for i, _ in got}):
                 short_acks += 1

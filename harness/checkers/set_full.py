@@ -10,13 +10,16 @@ counted: an element that appears more than once across the final read.
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from ..history import fault_windows, pair_ops
+from ..errors import UsageError
+from ..history import fault_windows, op_error, pair_ops
 from ..roles import Checker, CheckResult, Figure
 
 MAX_LISTED = 1000
+ELEMENT_TYPES = {int, str}
 
 
 def _label(w: dict[str, Any], i: int) -> str:
@@ -27,17 +30,20 @@ def _label(w: dict[str, Any], i: int) -> str:
 def check(history: list[dict], final: dict, spec=None) -> dict[str, Any]:
     """The set-full analysis as a plain dict (SetChecker wraps it into a CheckResult)."""
     ops = [o for o in pair_ops(history) if o.f == "add"]
+    # Elements are compared as dict keys: true would count as 1, and an array cannot be
+    # one. The workload adds integers; strings are distinct from them ("1" is not 1).
+    if not set(map(type, map(attrgetter("invoke_value"), ops))) <= ELEMENT_TYPES:
+        o = next(o for o in ops if type(o.invoke_value) not in ELEMENT_TYPES)
+        raise op_error(o, "a set element must be an integer or a string", o.invoke_value)
     primary = (final or {}).get("primary") or {}
-    sets = primary.get("sets")
+    sets = primary.get("sets") if isinstance(primary, dict) else None
     if sets is None:
         return {"valid": "unknown", "error": "no final read of the sets: nothing to compare"}
 
     present = Counter()
-    key_of: dict[int, str] = {}
-    for key, members in sets.items():
+    for key, members in _sets(sets, "the primary").items():
         for e in members:
             present[e] += 1
-            key_of[e] = key
     attempted = {o.invoke_value for o in ops}
     acked = {o.invoke_value: o for o in ops if o.type == "ok"}
     failed = {o.invoke_value for o in ops if o.type == "fail"}
@@ -87,16 +93,25 @@ def check(history: list[dict], final: dict, spec=None) -> dict[str, Any]:
         result["first_lost_acknowledged_at"] = lost[0].end
         result["last_lost_acknowledged_at"] = lost[-1].end
     nodes = (final or {}).get("nodes") or {}
-    if nodes:
+    if isinstance(nodes, dict) and nodes:
         result["per_node"] = {name: _node_summary(n, acked) for name, n in nodes.items()}
     return result
 
 
+def _sets(sets: Any, where: str) -> dict[str, list[Any]]:
+    """A final read of the sets ({key: [element, ...]}), or UsageError naming final.json."""
+    if not isinstance(sets, dict) or not all(
+            isinstance(m, list) and set(map(type, m)) <= ELEMENT_TYPES for m in sets.values()):
+        raise UsageError(f"final.json: the sets read from {where} must map each key to a list of "
+                         f"integers (or strings)")
+    return sets
+
+
 def _node_summary(node: dict[str, Any], acked: dict) -> dict[str, Any]:
     """What one node holds after the run, to show divergence from the primary."""
-    if "error" in node:
-        return {"error": node["error"]}
-    sets = node.get("sets", {})
+    if not isinstance(node, dict) or "error" in node:
+        return {"error": node.get("error") if isinstance(node, dict) else str(node)}
+    sets = _sets(node.get("sets", {}), "a node")
     held = {e for members in sets.values() for e in members}
     missing = sum(1 for e, o in acked.items() if o.key in sets and e not in held)
     return {"role": node.get("role"), "elements": len(held), "missing_acknowledged": missing}

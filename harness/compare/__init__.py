@@ -24,11 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from ..engine import docker_client
 from ..errors import SplitbrainError, UsageError
 from ..outcome import check_fail_on
 from ..runner import Run
 from ..rundir import find_run_dirs, load_run, read_json, settings_key
-from ..spec import TestSpec
+from ..spec import REPEAT, TestSpec
 from .output import write_outputs
 from .table import group_runs
 from .vary import Cell, apply_cell, build_cells, run_argv
@@ -38,8 +39,7 @@ __all__ = ["Cell", "build_cells", "plan", "rebuild", "run_compare"]
 
 def plan(base: TestSpec, cells: list[Cell], repeat: int, out_dir: Path) -> list[tuple[Cell, TestSpec]]:
     """Every run of the matrix, in order, each spec built (so validated) before any starts."""
-    if repeat < 1:
-        raise UsageError("--repeat must be at least 1")
+    repeat = REPEAT.check("--repeat", repeat)
     runs = []
     for i in range(repeat):
         for cell in cells:
@@ -54,8 +54,9 @@ def rebuild(dir_: Path, fail_on: str = "anomaly") -> tuple[Any, list[dict[str, A
     """`compare --from DIR`: the table from finished runs under DIR (outputs written to DIR).
     `fail_on` is checked against the figures those runs' checkers reported."""
     dir_ = Path(dir_)
-    meta = read_json(dir_ / "compare.json") or {}
-    failed = {str(Path(f["run_dir"]).resolve()): f["error"] for f in meta.get("failures", []) if f.get("run_dir")}
+    meta = _compare_json(dir_)
+    failed = {str(Path(f["run_dir"]).resolve()): str(f.get("error") or "the harness failed")
+              for f in meta["failures"] if isinstance(f.get("run_dir"), str) and f["run_dir"]}
     rows = [load_run(d, failed.get(str(d.resolve()))) for d in find_run_dirs(dir_)]
     if not rows:
         raise UsageError(f"--from {dir_}: no runs (directories with a test.json) under it")
@@ -67,12 +68,33 @@ def rebuild(dir_: Path, fail_on: str = "anomaly") -> tuple[Any, list[dict[str, A
     return table, cells
 
 
+def _compare_json(dir_: Path) -> dict[str, Any]:
+    """DIR/compare.json as `rebuild` needs it; a damaged file (or entry) counts as missing:
+    the runs' own files are what the table is made of."""
+    meta = read_json(dir_ / "compare.json")
+    meta = meta if isinstance(meta, dict) else {}
+    cells = meta.get("cells") if isinstance(meta.get("cells"), list) else []
+    ok = [c for c in cells if isinstance(c, dict) and isinstance(c.get("key"), str)
+          and isinstance(c.get("name"), str) and isinstance(c.get("label"), str)
+          and isinstance(c.get("index"), int) and not isinstance(c.get("index"), bool)]
+    failures = meta.get("failures") if isinstance(meta.get("failures"), list) else []
+    command = meta.get("command")
+    return {"command": command if isinstance(command, str) else None, "cells": ok,
+            "failures": [f for f in failures if isinstance(f, dict)]}
+
+
 def run_compare(base: TestSpec, varies: tuple[str, ...], repeat: int, echo: Callable[[str], None],
                 verbose: bool = False) -> tuple[Any, list[dict[str, Any]], bool, Path]:
     """Plan, run and tabulate the matrix. Returns (table, rows, interrupted, out_dir)."""
     cells = build_cells(varies)
-    out_dir = Path(base.results_dir) / "compare" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = Path(base.results_dir) / "compare" / stamp
+    for n in range(2, 100):       # two compares started within one second
+        if not out_dir.exists():
+            break
+        out_dir = out_dir.with_name(f"{stamp}-{n}")
     runs = plan(base, cells, repeat, out_dir)
+    docker_client()   # no engine: say what to run before making the matrix's directory
     out_dir.mkdir(parents=True, exist_ok=False)
     echo(f"compare: {len(cells)} cells x {repeat} repeats = {len(runs)} runs "
          f"(seeds {base.seed}..{base.seed + repeat - 1}) into {out_dir}")

@@ -7,7 +7,6 @@ availabilities) per cell, whatever checkers reported them.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..junit import write_compare_junit
+from ..rundir import number
 from ..templating import render
 from .table import cell_table, display_columns, display_value, runs_table
 
@@ -31,8 +31,7 @@ def _rel(path: str | None, base: Path) -> str | None:
 
 
 def _number(v: Any) -> float | None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    return float(v) if ok else None
+    return number(v)
 
 
 def bar_chart(table: pd.DataFrame) -> dict[str, Any] | None:
@@ -86,8 +85,10 @@ def write_outputs(out_dir: Path, cells: list[dict[str, Any]], meta: dict[str, An
     """compare.csv, runs.csv, compare.html and junit.xml in out_dir; returns the table."""
     out_dir = Path(out_dir)
     table = cell_table(cells)
-    table.to_csv(out_dir / "compare.csv", index=False)
-    runs_table(cells).to_csv(out_dir / "runs.csv", index=False)
-    (out_dir / "compare.html").write_text(compare_html(table, cells, out_dir, meta), encoding="utf-8")
+    # errors="replace": a lone surrogate (valid in JSON, not in UTF-8) from a run's files
+    table.to_csv(out_dir / "compare.csv", index=False, errors="replace")
+    runs_table(cells).to_csv(out_dir / "runs.csv", index=False, errors="replace")
+    (out_dir / "compare.html").write_text(compare_html(table, cells, out_dir, meta), encoding="utf-8",
+                                          errors="replace")
     write_compare_junit(out_dir / "junit.xml", cells)
     return table

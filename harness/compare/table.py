@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..roles import Figure
-from ..rundir import difference_labels
+from ..rundir import difference_labels, number
 from ..templating import format_value
 
 BASE_COLUMNS = ["cell", "setting", "runs", "invalid", "unknown", "harness_failed"]
@@ -65,8 +65,7 @@ def figure_columns(rows: list[dict[str, Any]]) -> list[tuple[str, Figure]]:
 
 def aggregate(values: list[Any], how: str) -> float | None:
     """An aggregate ("mean", "max", "min", "sum") of the runs' values that exist."""
-    nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and math.isfinite(v)]
+    nums = [n for n in map(number, values) if n is not None]
     fn = AGGREGATES.get(how)
     return float(fn(nums)) if nums and fn else None
 

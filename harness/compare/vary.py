@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import UsageError
-from ..spec import TestSpec, parse_wait
+from ..spec import DIRECTIVE, RANGES, TestSpec, check_setting, parse_wait
 
 #: TestSpec fields `--vary` may not touch (and why).
 NOT_VARIABLE = {
@@ -37,7 +37,6 @@ NOT_VARIABLE = {
     "redis_conf": "vary a redis.conf directive by its own name, e.g. --vary appendfsync=everysec,always",
     "sentinel_conf": "vary a Sentinel directive as sentinel.KEY, e.g. --vary sentinel.down-after-milliseconds=1000,5000",
 }
-_REDIS_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 #: Fields whose value is a list ("a+b") inside a `+`-joined bundle.
 LIST_KEYS = {"nemesis"}
 
@@ -86,16 +85,9 @@ def _convert(field: dataclasses.Field, text: str, where: str) -> Any:
         if low in ("0", "false", "no", "off"):
             return False
         raise UsageError(f"--vary {where}: {field.name} takes yes or no, not {text!r}")
-    if isinstance(default, int):
-        try:
-            return int(t)
-        except ValueError:
-            raise UsageError(f"--vary {where}: {field.name} takes a whole number, not {text!r}") from None
-    if isinstance(default, float):
-        try:
-            return float(t)
-        except ValueError:
-            raise UsageError(f"--vary {where}: {field.name} takes a number, not {text!r}") from None
+    if field.name in RANGES:
+        # the same ranges as the options of `run` (and the spec itself) take
+        return RANGES[field.name].check(f"--vary {where}: {field.name.replace('_', '-')}", t)
     if isinstance(default, list):
         return [x.strip() for x in re.split(r"[+,]", t) if x.strip() and x.strip() != "none"]
     if not t:
@@ -112,29 +104,23 @@ def resolve_setting(key: str, text: str, where: str) -> Setting:
         try:
             return Setting("wait", "wait", parse_wait(text), text.strip())
         except UsageError as e:
-            raise UsageError(f"--vary {where}: wait {text!r}: expected REPLICAS:TIMEOUT_MS, "
-                                   f"e.g. wait=1:100 (0:0 = no WAIT)") from e
-    if key.startswith("sentinel."):
-        name = key[len("sentinel."):]
-        if not _REDIS_KEY.fullmatch(name):
-            raise UsageError(f"--vary {where}: {key!r} is not a Sentinel directive name")
-        return Setting("sentinel", name, text.strip(), text.strip())
-    if key.startswith("redis."):
-        name = key[len("redis."):]
-        if not _REDIS_KEY.fullmatch(name):
-            raise UsageError(f"--vary {where}: {key!r} is not a redis.conf directive name")
-        return Setting("redis", name, text.strip(), text.strip())
+            raise UsageError(f"--vary {where}: {e} (0:0 = no WAIT)") from None
+    if key.startswith(("sentinel.", "redis.")):
+        # the same check as --redis-conf and --sentinel-conf: a directive name, and a
+        # value that cannot end its line of the configuration file
+        kind, _, name = key.partition(".")
+        check_setting(f"--vary {where}:", name, text.strip())
+        return Setting(kind, name, text.strip(), text.strip())
     fields = _spec_fields()
     field_name = key.replace("-", "_")
     if field_name in NOT_VARIABLE:
         raise UsageError(f"--vary {where}: {key} cannot be varied: {NOT_VARIABLE[field_name]}")
     if field_name in fields:
         return Setting("spec", field_name, _convert(fields[field_name], text, where), text.strip())
-    if not _REDIS_KEY.fullmatch(key):
+    if not DIRECTIVE.fullmatch(key):
         raise UsageError(f"--vary {where}: {key!r} is neither wait, a test option, sentinel.KEY "
-                               f"nor a redis.conf directive name")
-    if "\n" in text:
-        raise UsageError(f"--vary {where}: a value may not contain a newline")
+                         f"nor a redis.conf directive name")
+    check_setting(f"--vary {where}:", key, text.strip())
     return Setting("redis", key, text.strip(), text.strip())
 
 

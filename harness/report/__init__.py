@@ -18,7 +18,9 @@ Plotly's axes, so 100k ops render in well under a second with no WebGL.
 Escaping (harness/templating.py): everything in HTML through Jinja2's autoescape; the
 JSON the charts read (a `<script type="application/json">` block) by `json_for_script`,
 and the script escapes strings again for Plotly's label markup. Missing or partial inputs
-(an interrupted run) give a page that says what is missing and an "unknown" verdict.
+(an interrupted run) give a page that says what is missing and an "unknown" verdict;
+damaged ones (wrong types, absurd times such as 9e18 ns) a page that says what is wrong,
+its charts bounded by the run's plausible length (`RunView.horizon`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ..rundir import number, run_stats_of
 from ..templating import json_for_script, render, script_text
 from . import charts
 from .charts import latency_quantiles, throughput, timeline_rows
@@ -112,7 +115,7 @@ def quantile_rows(ops: list[Any]) -> list[list[Any]]:
 
 def _counts(run: RunView) -> dict[str, Any]:
     """The figures above the sections: ops, ok, fail, info, duration, ops/s."""
-    stats = run.results.get("stats") if isinstance(run.results.get("stats"), dict) else {}
+    stats = run_stats_of(run.results)
     counts = {t: sum(1 for o in run.ops if o.type == t) for t in ("ok", "fail", "info")}
     duration = stats.get("duration_s", round(run.t_end, 3))
     ops_per_s = stats.get("ops_per_s", (len(run.ops) / run.t_end) if run.t_end else None)
@@ -125,17 +128,19 @@ def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.html from the run's files; return its path."""
     run = RunView(Path(run_dir))
     sections = render_sections(run)
-    chart_data, shown = charts.chart_ops(run.ops)
+    # The charts draw the ops whose times lie within the run (RunView.chart_ops): one op
+    # stamped 9e18 ns must not stretch them over centuries.
+    chart_data, shown = charts.chart_ops(run.chart_ops)
     counts = _counts(run)
-    duration = counts["duration"] if isinstance(counts["duration"], (int, float)) else 0
-    tp = throughput(run.ops, max(run.t_end, float(duration or 0)))
+    duration = number(counts["duration"])
+    tp = throughput(run.chart_ops, max(run.t_end, min(duration or 0.0, run.horizon)))
     data = {
         "t_end": round(run.t_end, 4),
         "ops": chart_data,
-        "sampled": shown < len(run.ops),
+        "sampled": shown < len(run.chart_ops),
         "windows": run.windows, "events": run.events,
-        "marks": timeline_marks(sections),
-        "rows": dict(zip(("of", "labels", "title"), timeline_rows(run.ops))),
+        "marks": timeline_marks(sections, run.horizon),
+        "rows": dict(zip(("of", "labels", "title"), timeline_rows(run.chart_ops))),
         "throughput": tp,
         "charts": [c for s in sections for c in s.charts],
     }
@@ -153,11 +158,11 @@ def build_report(run_dir: Path) -> Path:
         counts=counts, params=params, rerun=rerun, faults=fault_rows(run),
         legend=list(dict.fromkeys((w["name"], w["color"], False) for w in run.windows))
         + list(dict.fromkeys((e["name"], e["color"], True) for e in run.events)),
-        shown=shown, n_ops=len(run.ops), quantiles=quantile_rows(run.ops),
+        shown=shown, n_ops=len(run.chart_ops), quantiles=quantile_rows(run.chart_ops),
         bin_s=tp["bin_s"], data=data,
         css=script_text(_asset("report.css")), plotly=script_text(js) if js else None,
         script=script_text(_asset("report.js")),
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"))
     out = run.run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    out.write_text(page, encoding="utf-8", errors="replace")   # a lone surrogate from a JSON file
     return out

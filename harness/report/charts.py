@@ -13,6 +13,7 @@ from typing import Any
 from ..history import Operation
 from ..stats import quantile
 from ..templating import short
+from .faults import sec
 
 #: Above this many client ops the charts show a sample: every op that did not end ok
 #: (unless those alone are too many), plus an even stride of the ok ones. Tables,
@@ -39,21 +40,29 @@ def latency_quantiles(ops: list[Operation]) -> list[dict[str, Any]]:
     return out
 
 
+#: The throughput chart's bins are at most this many, whatever the times say.
+MAX_BINS = 2000
+
+
 def _nice_bin(duration_s: float, bins: int = 150) -> float:
     raw = max(duration_s, 0.001) / bins
     for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600):
         if step >= raw:
             return step
-    return 600.0
+    return math.ceil(raw / 600) * 600.0
 
 
 def throughput(ops: list[Operation], duration_s: float) -> dict[str, Any]:
-    """Completions per second in fixed bins, one series per (f, type)."""
+    """Completions per second in fixed bins, one series per (f, type). At most MAX_BINS
+    bins: completions after the last bin are counted in it (the report leaves ops with
+    absurd times out before; this only bounds the work)."""
+    duration_s = duration_s if isinstance(duration_s, (int, float)) and math.isfinite(duration_s) \
+        and 0 <= duration_s <= 1e12 else 0.0
     width = _nice_bin(duration_s)
-    ends = [(o.f, o.type, o.end / 1e9) for o in ops if isinstance(o.end, (int, float))]
+    ends = [(o.f, o.type, e) for o in ops if (e := sec(o.end, None)) is not None]
     if not ends:
         return {"bin_s": width, "series": []}
-    nbins = int(max(duration_s, max(e for _, _, e in ends)) // width) + 1
+    nbins = min(int(min(max(duration_s, max(e for _, _, e in ends)), 1e12) // width) + 1, MAX_BINS)
     counts: dict[tuple[str, str], list[int]] = {}
     for f, t, e in ends:
         series = counts.get((f, t))

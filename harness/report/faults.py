@@ -37,9 +37,15 @@ def fault_color(name: str, _cache: dict[str, str] = {}) -> str:
 
 def sec(t: Any, digits: int | None = 4) -> float | None:
     """Nanoseconds to seconds (rounded to 0.1 ms unless digits is None); None if not a time."""
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
         return None
-    return t / 1e9 if digits is None else round(t / 1e9, digits)
+    try:
+        s = t / 1e9
+    except OverflowError:     # an integer beyond any float
+        return None
+    if not math.isfinite(s):
+        return None
+    return s if digits is None else round(s, digits)
 
 
 def describe_fault_value(value: Any) -> str:
@@ -86,7 +92,7 @@ def _orphan_stops(nemesis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _events(nemesis: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _events(nemesis: list[dict[str, Any]], horizon: float) -> list[dict[str, Any]]:
     """Nemesis ops that are not a window's start or stop. A Jepsen-style op is an invoke
     then a completion: the completion is shown, or the invoke if it never completed."""
     completed = {op.get("f") for op in nemesis if op.get("type") != "invoke"}
@@ -102,7 +108,7 @@ def _events(nemesis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     events = []
     for op in out:
         t = sec(op.get("time"))
-        if t is not None:
+        if t is not None and abs(t) <= horizon:
             events.append({"name": str(op.get("f")), "time": t,
                            "detail": describe_fault_value(op.get("value")),
                            "color": fault_color(str(op.get("f")))})
@@ -110,7 +116,8 @@ def _events(nemesis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
-def observed_windows(results_windows: Any, t_end_s: float) -> list[dict[str, Any]]:
+def observed_windows(results_windows: Any, t_end_s: float,
+                     horizon: float = math.inf) -> list[dict[str, Any]]:
     """results.json's `windows` ({name: [{node, start, end, ...}]}, ns; end None = still
     open at the end) as report windows, marked `derived`."""
     out: list[dict[str, Any]] = []
@@ -121,8 +128,9 @@ def observed_windows(results_windows: Any, t_end_s: float) -> list[dict[str, Any
             if not isinstance(w, dict):
                 continue
             s, e = sec(w.get("start")), sec(w.get("end"))
-            if s is None:
+            if s is None or abs(s) > horizon:
                 continue
+            e = e if e is None or e <= horizon else t_end_s
             detail = " ".join(f"{k}={short(v, 40)}" for k, v in w.items() if k not in ("start", "end"))
             out.append({"name": str(name), "start": s, "end": e if e is not None else max(t_end_s, s),
                         "detail": detail, "stop_detail": "", "open": e is None,
@@ -130,23 +138,26 @@ def observed_windows(results_windows: Any, t_end_s: float) -> list[dict[str, Any
     return out
 
 
-def windows_and_events(history: list[dict[str, Any]], results_windows: Any,
-                       t_end_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(windows, events) of a run, in seconds, sorted by time."""
+def windows_and_events(history: list[dict[str, Any]], results_windows: Any, t_end_s: float,
+                       horizon: float = math.inf) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(windows, events) of a run, in seconds, sorted by time. Times beyond `horizon` (s,
+    the run's plausible end) are damage: such windows and events are left out, and a
+    window that ends beyond it ends with the run (t_end_s)."""
     windows = []
     for w in fault_windows(history):
         s, e = sec(w["start"]), sec(w["end"])
-        if s is None:
+        if s is None or abs(s) > horizon:
             continue
+        e = e if e is None or e <= horizon else max(t_end_s, s)
         windows.append({"name": w["fault"], "start": s, "end": max(e if e is not None else s, s),
                         "invoked": sec(w.get("invoked")),
                         "detail": describe_fault_value(w.get("value")),
                         "stop_detail": describe_fault_value(w.get("stop_value")),
                         "open": bool(w.get("open")), "color": fault_color(w["fault"])})
-    windows += observed_windows(results_windows, t_end_s)
+    windows += observed_windows(results_windows, t_end_s, horizon)
     windows.sort(key=lambda w: (w["start"], w["end"]))
     nemesis = [op for op in history if op.get("process") == NEMESIS]
-    return windows, _events(nemesis)
+    return windows, _events(nemesis, horizon)
 
 
 def fault_text(t: float | None, windows: list[dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ shows, and the verdict of a run whose results are missing is unknown.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -25,6 +26,36 @@ def load_json(path: Path) -> tuple[Any, str | None]:
         return None, f"{path.name} is missing"
     except (OSError, ValueError) as e:
         return None, f"{path.name} could not be read: {e}"
+    except RecursionError:
+        return None, f"{path.name} could not be read: nested too deep"
+
+
+#: A line longer than this is not an op (the fallback reader skips it unread).
+MAX_LINE = 1 << 20
+
+
+def _lines(fh: Any) -> Iterable[str | None]:
+    """The file's lines, None for each line too long to be an op (skipped, not held)."""
+    while True:
+        line = fh.readline(MAX_LINE)
+        if not line:
+            return
+        if len(line) >= MAX_LINE and not line.endswith("\n"):
+            while line and not line.endswith("\n"):
+                line = fh.readline(MAX_LINE)
+            yield None
+            continue
+        yield line
+
+
+def plausible_op(op: Any) -> bool:
+    """An op the report can place: a JSON object with a known type, a string f, an integer
+    or string process and, if any, a numeric time."""
+    if not isinstance(op, dict) or op.get("type") not in OP_TYPES or not isinstance(op.get("f"), str):
+        return False
+    process, t = op.get("process"), op.get("time", 0)
+    return (isinstance(process, (int, str)) and not isinstance(process, bool)
+            and isinstance(t, (int, float)) and not isinstance(t, bool))
 
 
 def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
@@ -33,28 +64,57 @@ def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     if not path.exists():
         return [], "history.jsonl is missing"
     try:
-        return read_history(path), None
+        return read_history(path, allow_empty=True), None
     except HistoryError as e:
         strict_error = str(e)
+    except Exception as e:  # noqa: BLE001 - the page still shows what can be read
+        strict_error = f"{type(e).__name__}: {e}"
     ops: list[dict[str, Any]] = []
     skipped = 0
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                op = json.loads(line)
-            except ValueError:
-                skipped += 1
-                continue
-            if (isinstance(op, dict) and op.get("type") in OP_TYPES and "process" in op
-                    and isinstance(op.get("f"), str)
-                    and isinstance(op.get("time", 0), (int, float))):
-                ops.append(op)
-            else:
-                skipped += 1
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in _lines(fh):
+                if line is None or not line.strip():
+                    skipped += line is None
+                    continue
+                try:
+                    op = json.loads(line)
+                except (ValueError, RecursionError):
+                    skipped += 1
+                    continue
+                if plausible_op(op):
+                    ops.append(op)
+                else:
+                    skipped += 1
+    except OSError as e:
+        return ops, f"history.jsonl could not be read: {e}"
     return ops, (f"the history is malformed ({strict_error}); the report shows the "
                  f"{len(ops)} lines that could be read ({skipped} skipped)")
+
+
+def time_s(t: Any) -> float | None:
+    """A history time (ns) in seconds; None if it is not a finite number."""
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        return None
+    try:
+        s = t / 1e9
+    except OverflowError:      # an integer beyond any float
+        return None
+    return s if math.isfinite(s) else None
+
+
+def plausible_end_s(times_s: list[float], test: dict[str, Any]) -> float:
+    """The latest time (s) an op of this run can have: twice the time limit plus an hour
+    (draining, healing), or, without a usable time limit, ten times the 99th percentile
+    of the times plus an hour. A time beyond it (e.g. 9e18 ns) is damage, and would
+    stretch every chart over centuries."""
+    limit = test.get("time_limit")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and 0 < limit < 1e9:
+        return 2.0 * limit + 3600.0
+    if not times_s:
+        return 3600.0
+    q = sorted(abs(t) for t in times_s)[int(0.99 * (len(times_s) - 1))]
+    return 10.0 * q + 3600.0
 
 
 class RunView:
@@ -86,13 +146,34 @@ class RunView:
         self.history, err = load_history(self.run_dir / "history.jsonl")
         if err:
             self.warnings.append(err)
+        for pos, op in enumerate(self.history):
+            # ops are looked up by index: one that is not an integer is numbered by its line
+            if type(op.get("index", 0)) is not int:
+                op["index"] = pos
         self.ops: list[Operation] = pair_ops(self.history)
         self.by_index: dict[Any, Operation] = {o.invoke_index: o for o in self.ops}
-        times = [op["time"] for op in self.history if isinstance(op.get("time"), (int, float))]
-        self.t_end: float = round(max(times) / 1e9, 4) if times else 0.0
+        times = [t for t in (time_s(op.get("time")) for op in self.history) if t is not None]
+        self.horizon = plausible_end_s(times, self.test)
+        within = [t for t in times if abs(t) <= self.horizon]
+        self.t_end: float = round(max(within), 4) if within else 0.0
+        #: The client ops the charts and latency table show: those with plausible times.
+        self.chart_ops: list[Operation] = [o for o in self.ops if self.placeable(o)]
+        far = sum(1 for op in self.history if "time" in op) - len(within)
+        if far:
+            self.warnings.append(
+                f"{far} op{'s' if far > 1 else ''} with a time that is not a number or lies beyond "
+                f"the run's plausible end "
+                f"({self.horizon:,.0f}s): the charts and the latency table leave "
+                f"{len(self.ops) - len(self.chart_ops)} client ops out")
         self.windows, self.events = windows_and_events(self.history, self.results.get("windows"),
-                                                       self.t_end)
+                                                       self.t_end, self.horizon)
         self._charts_made = 0  # chart ids are unique across the page's checkers
+
+    def placeable(self, o: Operation) -> bool:
+        """The op's start and end (if any) are times within the run."""
+        start, end = time_s(o.start), time_s(o.end)
+        return (start is not None and abs(start) <= self.horizon
+                and (o.end is None or (end is not None and abs(end) <= self.horizon)))
 
     # ------------------------------------------------------------------ helpers for views
 

@@ -19,6 +19,7 @@ What a view returns may also carry, beside anything its template reads:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from markupsafe import Markup
 
 from ..checkers import CHECKERS
 from ..roles import CheckResult
+from ..rundir import check_result
 from ..templating import render, render_string
 from .run_view import RunView
 
@@ -48,7 +50,7 @@ class Section:
 def read_result(name: str, raw: Any) -> CheckResult:
     """results.json's entry for a checker as a CheckResult. An entry written before
     checkers returned CheckResults (its findings at the top level) keeps them as details."""
-    result = CheckResult.from_json(name, raw)
+    result = check_result(name, raw)
     if isinstance(raw, dict) and "details" not in raw and "summary" not in raw:
         result.details = {k: v for k, v in raw.items() if k not in _RESULT_KEYS}
     return result
@@ -99,13 +101,14 @@ def render_sections(run: RunView) -> list[Section]:
     return [render_section(str(name), raw, run) for name, raw in checkers.items()]
 
 
-def timeline_marks(sections: list[Section]) -> list[dict[str, Any]]:
-    """Every section's marks that have a time, for the timeline (at most MAX_MARKS)."""
+def timeline_marks(sections: list[Section], horizon: float = math.inf) -> list[dict[str, Any]]:
+    """Every section's marks that have a time within the run (|t| <= horizon, s), for the
+    timeline (at most MAX_MARKS)."""
     out = []
     for s in sections:
         for m in s.marks:
             t = m.get("t")
-            if isinstance(t, (int, float)) and not isinstance(t, bool):
+            if isinstance(t, (int, float)) and not isinstance(t, bool) and abs(t) <= horizon:
                 out.append({"t": round(t, 4), "p": m.get("p"), "name": str(m.get("name") or s.name),
                             "text": str(m.get("text") or ""), "color": m.get("color"),
                             "symbol": m.get("symbol")})
