@@ -9,7 +9,6 @@ the verdict, whether the harness failed, and every figure (the checkers' as
 from __future__ import annotations
 
 import json
-import math
 import os
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from .errors import UsageError
 from .roles import CheckResult, Figure
 from .stats import stats_figures
+from .templating import number
 
 #: test.json keys that say nothing about the configuration being measured.
 NOT_SETTINGS = {"seed", "name", "results_dir", "argv", "keep", "project", "host", "started",
@@ -132,18 +132,6 @@ def difference_labels(tests: list[dict[str, Any]]) -> list[str]:
             if k not in keys and len({fl.get(k) for fl in flats}) > 1:
                 keys.append(k)
     return [" ".join(f"{k}={f[k]}" for k in keys if k in f) or "default" for f in flats]
-
-
-def number(v: Any) -> float | None:
-    """v as a finite float, else None (booleans are not numbers here, nor integers too
-    large for a float)."""
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
 
 
 def verdict_word(valid: Any) -> str:

@@ -98,8 +98,10 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def _float(v: Any) -> float | None:
-    """v as a finite float; None for anything else (an integer too large for a float too)."""
+def number(v: Any) -> float | None:
+    """v as a finite float; None for anything else (booleans are not numbers here, nor
+    integers too large for a float). The one such test: run directories, charts and
+    tables all use it."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     try:
@@ -114,7 +116,7 @@ def format_value(v: Any, kind: str = "") -> str:
     there is none."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    if _float(v) is None:
+    if number(v) is None:
         return fmt(v)
     if kind == "pct":
         return f"{v:.2%}"
@@ -129,7 +131,7 @@ def format_value(v: Any, kind: str = "") -> str:
 
 def seconds(t: Any) -> str:
     """The `s` filter: a time in seconds as "12.345s" ("—" if it is not a number)."""
-    if _float(t) is None:
+    if number(t) is None:
         return "—"
     return f"{t:.3f}s"
 

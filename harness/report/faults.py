@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from ..history import NEMESIS, fault_windows
-from ..templating import short
+from ..templating import number, short
 
 FAULT_COLORS = {
     "partition": "#f59e0b",
@@ -37,14 +37,10 @@ def fault_color(name: str, _cache: dict[str, str] = {}) -> str:
 
 def sec(t: Any, digits: int | None = 4) -> float | None:
     """Nanoseconds to seconds (rounded to 0.1 ms unless digits is None); None if not a time."""
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
+    f = number(t)
+    if f is None:
         return None
-    try:
-        s = t / 1e9
-    except OverflowError:     # an integer beyond any float
-        return None
-    if not math.isfinite(s):
-        return None
+    s = f / 1e9
     return s if digits is None else round(s, digits)
 
 

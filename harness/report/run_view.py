@@ -8,12 +8,11 @@ shows, and the verdict of a run whose results are missing is unknown.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..history import OP_TYPES, HistoryError, Operation, pair_ops, read_history
-from ..templating import seconds, short
+from ..templating import number, seconds, short
 from . import opwindow
 from .faults import fault_text, sec, windows_and_events
 
@@ -94,13 +93,8 @@ def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
 
 def time_s(t: Any) -> float | None:
     """A history time (ns) in seconds; None if it is not a finite number."""
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
-        return None
-    try:
-        s = t / 1e9
-    except OverflowError:      # an integer beyond any float
-        return None
-    return s if math.isfinite(s) else None
+    f = number(t)
+    return None if f is None else f / 1e9
 
 
 def plausible_end_s(times_s: list[float], test: dict[str, Any]) -> float:
