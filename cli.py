@@ -19,6 +19,7 @@ from harness.analysis import recheck, workload_for
 from harness.checkers.linearizability import summary_of
 from harness.checkers.linearizable import check_file
 from harness.checkers.models import MODELS
+from harness.checkers.txn.consistency import MODELS as TXN_MODELS, check_model
 from harness.compare import rebuild, run_compare
 from harness.compare.table import markdown_table
 from harness.engine import docker_client, down_all, list_projects
@@ -210,6 +211,8 @@ def run_options(f):
                      help="Seed of every random choice (default: random)."),
         click.option("--client-timeout", default=0.5, show_default=True, type=Number(RANGES["client_timeout"]),
                      help="Socket timeout of client ops, s."),
+        click.option("--consistency-model", default="strict-serializable", show_default=True,
+                     help="What transactional workloads (append) are judged against: " + ", ".join(TXN_MODELS) + "."),
         click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
         click.option("--fail-on", default="anomaly", show_default=True, metavar="anomaly|never|FIGURE",
                      help="Exit 1 when: anomaly = any run invalid; FIGURE (e.g. lost) = a checker figure "
@@ -222,6 +225,7 @@ def run_options(f):
 
 def spec_from_options(argv: list[str], **o) -> TestSpec:
     nemesis = [n.strip() for n in o["nemesis"].split(",") if n.strip() and n.strip() != "none"]
+    check_model(o["consistency_model"])
     spec = TestSpec(
         topology=o["topology"], workload=o["workload"], nemesis=nemesis,
         nemesis_interval=o["nemesis_interval"], nemesis_overlap=o["nemesis_overlap"],
@@ -229,7 +233,7 @@ def spec_from_options(argv: list[str], **o) -> TestSpec:
         redis_conf=parse_settings(o["redis_conf"], "--redis-conf"),
         sentinel_conf=parse_settings(o["sentinel_conf"], "--sentinel-conf"),
         wait=parse_wait(o["wait_"]), seed=o["seed"] if o["seed"] is not None else random.randrange(1 << 31),
-        client_timeout=o["client_timeout"], results_dir=o["results_dir"], argv=argv,
+        client_timeout=o["client_timeout"], consistency_model=o["consistency_model"], results_dir=o["results_dir"], argv=argv,
         **({"name": o["name"]} if o.get("name") else {}), keep=o.get("keep", False))
     check_fail_on(o["fail_on"], [f for c in workload_for(spec).checkers() for f in c.figures])
     return spec

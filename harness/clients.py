@@ -50,6 +50,9 @@ class Session:
         key's primary, or with `replica` to the replica this process reads from
         (`Topology.replica_route`).
 
+        A MULTI ... EXEC transaction is sent the same way; an error reply to a queued
+        command discards it (nothing applied) before the error is raised.
+
         Returns the replies (`value` is the last). Raises NotSent if no connection could be made, a redis-py
         error otherwise (an error reply is tagged with its command as `sb_command`).
         MOVED/ASK refresh the route and are retried: they mean the command was not applied.
@@ -74,6 +77,11 @@ class Session:
                         raise
                 return Reply(replies[-1] if replies else None, node, replies)
             except redis.ResponseError as e:
+                if commands[0][0] == "MULTI" and getattr(e, "sb_command", None) != "EXEC":
+                    # A queued command was refused (MOVED, READONLY, ...): Redis would abort
+                    # the transaction at EXEC; end it, so the connection leaves MULTI.
+                    await conn.send_command("DISCARD")
+                    await conn.read_response()
                 if isinstance(e, (E.MovedError, E.AskError)) and attempt < 2 and await route.after_moved():
                     continue
                 raise

@@ -177,6 +177,7 @@ class TestSpec:
     client_timeout: float = 0.5       # socket timeout of every client op, seconds
     converge_timeout: float = 60.0
     check_time_limit: float = 60.0
+    consistency_model: str = "strict-serializable"   # what transactional checkers judge against
     name: str = ""
     results_dir: str = "results"
     keep: bool = False
@@ -184,7 +185,7 @@ class TestSpec:
 
     def __post_init__(self) -> None:
         """Check every field (types too: a test.json is read back into a spec)."""
-        for f in ("topology", "workload"):
+        for f in ("topology", "workload", "consistency_model"):
             if not isinstance(getattr(self, f), str) or not getattr(self, f):
                 raise UsageError(f"{option_name(f)} {str(getattr(self, f))[:60]!r}: expected a name")
         self.nemesis = _strings("--nemesis", self.nemesis, FAULT_NAME)

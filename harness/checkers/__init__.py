@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..roles import Checker
 from .counter import CounterChecker
 from .linearizability import Linearizability
+from .list_append import ListAppendChecker
 from .queue import QueueChecker
 from .set_full import SetChecker
 from .staleness import StalenessChecker
@@ -18,4 +19,5 @@ CHECKERS: dict[str, type[Checker]] = {
     "counter": CounterChecker,
     "queue": QueueChecker,
     "staleness": StalenessChecker,
+    "list-append": ListAppendChecker,
 }

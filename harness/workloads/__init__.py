@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ..roles import Workload
+from .append import AppendWorkload
 from .counter import CounterWorkload
 from .queue import QueueWorkload
 from .register import RegisterWorkload
@@ -17,4 +18,5 @@ WORKLOADS: dict[str, type[Workload]] = {
     "counter": CounterWorkload,
     "queue": QueueWorkload,
     "replica-read": ReplicaReadWorkload,
+    "append": AppendWorkload,
 }

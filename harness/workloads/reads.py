@@ -12,21 +12,22 @@ from ..clients import Session
 
 
 def read_everywhere(topo: Any, keys: list[str], command: str, parse: Callable[[Any], Any],
-                    field: str, attempts: int = 20) -> dict[str, Any]:
+                    field: str, attempts: int = 20, args: tuple = ()) -> dict[str, Any]:
     """{"primary": {"node", field: {key: parse(reply)}}, "nodes": {name: {"role", field} or
-    {"error"}}}. The primary is read through a client session, retried `attempts` times
-    half a second apart; a node that does not serve a key (MOVED) leaves it out."""
+    {"error"}}}: `command key *args` for each key. The primary is read through a client
+    session, retried `attempts` times half a second apart; a node that does not serve a
+    key (MOVED) leaves it out."""
     nodes = {}
     for n in topo.nodes:
         try:
-            nodes[n.name] = _read_node(topo, n, keys, command, parse, field)
+            nodes[n.name] = _read_node(topo, n, keys, (command, *args), parse, field)
         except (redis.RedisError, OSError) as e:
             nodes[n.name] = {"error": f"{type(e).__name__}: {e}"}
-    return {"primary": asyncio.run(_read_primary(topo, keys, command, parse, field, attempts)),
+    return {"primary": asyncio.run(_read_primary(topo, keys, (command, *args), parse, field, attempts)),
             "nodes": nodes}
 
 
-async def _read_primary(topo: Any, keys: list[str], command: str, parse: Callable[[Any], Any],
+async def _read_primary(topo: Any, keys: list[str], command: tuple, parse: Callable[[Any], Any],
                         field: str, attempts: int) -> dict[str, Any]:
     last = None
     for _ in range(attempts):
@@ -34,7 +35,7 @@ async def _read_primary(topo: Any, keys: list[str], command: str, parse: Callabl
         try:
             values, where = {}, set()
             for key in keys:
-                reply = await session.call(key, (command, key))
+                reply = await session.call(key, (command[0], key, *command[1:]))
                 values[key] = parse(reply.value)
                 where.add(reply.node)
             return {"node": ",".join(sorted(where)), field: values}
@@ -46,7 +47,7 @@ async def _read_primary(topo: Any, keys: list[str], command: str, parse: Callabl
     raise RuntimeError(f"final read from the primary failed: {last}")
 
 
-def _read_node(topo: Any, node: Any, keys: list[str], command: str, parse: Callable[[Any], Any],
+def _read_node(topo: Any, node: Any, keys: list[str], command: tuple, parse: Callable[[Any], Any],
                field: str) -> dict[str, Any]:
     r = topo.replica_reader(node, timeout=2.0)
     try:
@@ -54,7 +55,7 @@ def _read_node(topo: Any, node: Any, keys: list[str], command: str, parse: Calla
         values = {}
         for key in keys:
             try:
-                values[key] = parse(r.execute_command(command, key))
+                values[key] = parse(r.execute_command(command[0], key, *command[1:]))
             except redis.ResponseError:  # MOVED: this node does not serve the key
                 continue
         return {"role": info.get("role"), field: values}
