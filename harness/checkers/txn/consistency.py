@@ -1,41 +1,41 @@
-"""Which anomalies each consistency model prohibits (Adya's PL levels as Elle applies
-them to item histories; the -process and -realtime variants after Elle's session and
-strict models).
+"""Which anomalies each consistency model prohibits, as Elle's `elle.consistency-model`
+relates them (Adya's PL levels on histories of single items; the -process and -realtime
+variants for the session and strict models).
 
-Every model here also prohibits what breaks the list-append model itself: a read that is
-not a prefix of its key's history (incompatible order), a value twice in one list, a
-value nobody appended (garbage), a transaction that does not see its own appends
-(internal), and an acknowledged append missing after the run (lost): no isolation level
-lets a committed transaction's effects vanish.
+Two are ours, not Elle's, and every model prohibits them: an acknowledged append missing
+from the final read (*lost-append*: no isolation level lets a committed transaction's
+effects vanish) and an element nobody appended (*garbage-read*).
 """
 
 from __future__ import annotations
 
 from ...errors import UsageError
 
-BASE = frozenset({"incompatible-order", "duplicate-elements", "garbage-read", "internal",
-                  "lost-append"})
 CYCLES = ("G0", "G1c", "G-single", "G2-item")
+_SUFFIXES = ("-process", "-realtime")
 
 
-def _with(*names: str, suffixes: tuple[str, ...] = ("",)) -> frozenset[str]:
-    return BASE | {n + s for n in names for s in suffixes if n in CYCLES} | {
-        n for n in names if n not in CYCLES}
+def _levels() -> dict[str, frozenset[str]]:
+    ru = {"G0", "duplicate-elements", "lost-append", "garbage-read"}
+    rc = ru | {"G1a", "G1b", "G1c", "incompatible-order"}
+    # lost-update (two committed transactions read one state of a key and both appended
+    # to it) is what Elle's cursor stability rules out, and everything above it
+    rr = rc | {"G-single", "G2-item", "lost-update"}
+    si = rc | {"G-single", "internal", "lost-update"}
+    ser = rr | si
+    return {
+        "read-uncommitted": frozenset(ru),
+        "read-committed": frozenset(rc),
+        "snapshot-isolation": frozenset(si),
+        "repeatable-read": frozenset(rr),
+        "serializable": frozenset(ser),
+        "strong-session-serializable": frozenset(ser | {c + "-process" for c in CYCLES}),
+        "strict-serializable": frozenset(ser | {c + s for c in CYCLES for s in _SUFFIXES}),
+    }
 
 
-_SERIAL = ("G0", "G1a", "G1b", "G1c", "G-single", "G2-item")
-#: Weakest first.
-MODELS: dict[str, frozenset[str]] = {
-    "read-uncommitted": _with("G0"),
-    "read-committed": _with("G0", "G1a", "G1b", "G1c"),
-    "snapshot-isolation": _with("G0", "G1a", "G1b", "G1c", "G-single"),
-    # On histories of single items (no predicates) PL-2.99 rules out every cycle with
-    # anti-dependencies, as serializability does.
-    "repeatable-read": _with(*_SERIAL),
-    "serializable": _with(*_SERIAL),
-    "strong-session-serializable": _with(*_SERIAL, suffixes=("", "-process")),
-    "strict-serializable": _with(*_SERIAL, suffixes=("", "-process", "-realtime")),
-}
+#: Weakest first (snapshot isolation and repeatable read are incomparable).
+MODELS: dict[str, frozenset[str]] = _levels()
 DEFAULT = "strict-serializable"
 
 

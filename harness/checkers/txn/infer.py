@@ -7,7 +7,8 @@ Appended values are unique per key, so every element of every read names the one
 transaction that appended it, and since a list only grows by appends, every read of a key
 is a prefix of the key's one true history. The longest read (the final read included) is
 taken as the key's *version order*; a read that is not a prefix of it is an
-*incompatible order* and the key gives no edges.
+*incompatible order* (and gives no edges). An acknowledged append no read shows comes
+after the whole order.
 
 Graph nodes are the ok and info transactions (an info transaction may have committed;
 a failed one did not and is no node). Edges carry a bit mask of why they exist:
@@ -55,11 +56,13 @@ class Txn:
 class Inference:
     txns: list[Txn]                         # graph nodes; barriers are numbered after them
     succ: list[dict[int, int]]              # node → {successor: edge mask}
-    orders: dict[Any, list[Any]]            # key → version order (keys with a sound one)
+    orders: dict[Any, list[Any]]            # key → version order (its longest read, deduplicated)
     writer: dict[Any, dict[Any, Txn]]       # key → value → the transaction that appended it
     reads: dict[int, dict[Any, tuple]]      # txn id → key → its read of the key, own appends removed
     anomalies: dict[str, list[dict[str, Any]]]
     counts: dict[str, int] = field(default_factory=dict)   # anomaly name → how many
+    longest: dict[Any, tuple] = field(default_factory=dict)  # key → its longest read, as read
+    misfits: set[tuple] = field(default_factory=set)        # (txn id, key): read not a prefix
 
     @property
     def barriers(self) -> int:
@@ -72,34 +75,56 @@ class Inference:
             kept.append(item)
 
 
-def _scalar(o: Operation, v: Any, what: str) -> Any:
+_SCALARS = frozenset((int, str))
+
+
+def _bad(o: Operation, m: Any) -> Exception:
+    """What is wrong with micro-op `m` of `o` (the slow path: only for a bad one)."""
+    if not isinstance(m, list) or len(m) != 3 or m[0] not in ("append", "r"):
+        return op_error(o, 'a micro-op must be ["append", key, value] or ["r", key, list]', m)
     # Keys and values identify things: true must not be 1, nor 1.0; strings and integers only.
-    if type(v) is not int and type(v) is not str:
-        raise op_error(o, f"{what} must be an integer or a string", v)
-    return v
+    if type(m[1]) not in _SCALARS:
+        return op_error(o, "a key must be an integer or a string", m[1])
+    if m[0] == "append":
+        return op_error(o, "an appended value must be an integer or a string", m[2])
+    if not isinstance(m[2], list):
+        return op_error(o, "a read must return a list", m[2])
+    return op_error(o, "an element read must be an integer or a string",
+                    next(x for x in m[2] if type(x) not in _SCALARS))
 
 
 def _micro_ops(o: Operation, value: Any, completed: bool) -> list[list[Any]]:
-    if not isinstance(value, list):
+    """The micro-ops of `value`, validated; an ok read of nil becomes []."""
+    if type(value) is not list:
         raise op_error(o, "a txn's value must be a list of micro-ops", value)
-    out = []
+    scalars, out = _SCALARS, []
     for m in value:
-        if not isinstance(m, list) or len(m) != 3 or m[0] not in ("append", "r"):
-            raise op_error(o, 'a micro-op must be ["append", key, value] or ["r", key, list]', m)
-        f, k, v = m
-        _scalar(o, k, "a key")
+        if type(m) is not list or len(m) != 3 or type(m[1]) not in scalars:
+            raise _bad(o, m)
+        f = m[0]
         if f == "append":
-            _scalar(o, v, "an appended value")
+            if type(m[2]) not in scalars:
+                raise _bad(o, m)
+        elif f != "r":
+            raise _bad(o, m)
         elif completed:
+            v = m[2]
             if v is None:
-                v = []
-            elif not isinstance(v, list):
-                raise op_error(o, "a read must return a list", v)
-            else:
-                for x in v:
-                    _scalar(o, x, "an element read")
-        out.append([f, k, v])
+                m = ["r", m[1], []]
+            elif type(v) is not list or not scalars.issuperset(map(type, v)):
+                raise _bad(o, m)
+        out.append(m)
     return out
+
+
+def _matches(invoked: list[list[Any]], done: list[list[Any]]) -> bool:
+    if len(invoked) != len(done):
+        return False
+    for a, b in zip(invoked, done):
+        if a[0] != b[0] or a[1] != b[1] or type(a[1]) is not type(b[1]) or (
+                a[0] == "append" and (a[2] != b[2] or type(a[2]) is not type(b[2]))):
+            return False
+    return True
 
 
 def transactions(history: list[dict[str, Any]]) -> tuple[list[Txn], list[Operation]]:
@@ -110,9 +135,7 @@ def transactions(history: list[dict[str, Any]]) -> tuple[list[Txn], list[Operati
             raise op_error(o, 'the list-append checker knows only f "txn"')
         if o.type == "ok":
             mops = _micro_ops(o, o.value, True)
-            inv = _micro_ops(o, o.invoke_value, False) if o.invoke_value is not None else mops
-            if [m[:2] for m in inv] != [m[:2] for m in mops] or any(
-                    a[0] == "append" and a[2] != b[2] for a, b in zip(inv, mops)):
+            if o.invoke_value is not None and not _matches(_micro_ops(o, o.invoke_value, False), mops):
                 raise op_error(o, "the ok value does not match the micro-ops invoked", o.value)
             nodes.append(Txn(len(nodes), o, mops))
         elif o.type == "info":
@@ -217,24 +240,26 @@ def _version_order(inf: Inference, key: Any, reads: list[tuple], final: tuple | 
                    writers: dict[Any, Txn], failed_writes: dict[tuple, Operation]) -> None:
     """Take the longest read of `key` as its order; every read must be a prefix of it.
     The order's elements are checked once (duplicates, garbage, aborted reads): every
-    compatible read is a prefix, so it holds nothing the order does not."""
+    compatible read is a prefix, so it holds nothing the order does not. As Elle does,
+    the order is used for edges even when some read contradicts it (only the reads that
+    fit it give edges), and with duplicates dropped (the first occurrence counts)."""
     candidates = reads + ([(final, None)] if final is not None else [])
     longest, reader = max(candidates, key=lambda c: len(c[0]), default=((), None))
-    sound = True
     for r, t in candidates:
         if longest[:len(r)] != r:
-            sound = False
             inf.note("incompatible-order", {"key": key, "read": list(r), "txn": t,
                                             "longest": list(longest), "longest_txn": reader})
             _check_elements(inf, key, r, t, writers, failed_writes)
-    if len(set(longest)) != len(longest):
+            if t is not None:
+                inf.misfits.add((t, key))
+    order = list(dict.fromkeys(longest))
+    if len(order) != len(longest):
         dups = sorted({x for x in longest if longest.count(x) > 1}, key=str)
         inf.note("duplicate-elements", {"key": key, "read": list(longest), "txn": reader,
                                         "duplicates": dups})
-        sound = False
     _check_elements(inf, key, longest, reader, writers, failed_writes)
-    if sound:
-        inf.orders[key] = list(longest)
+    inf.orders[key] = order
+    inf.longest[key] = longest
 
 
 def _check_elements(inf: Inference, key: Any, r: tuple, reader: Any, writers: dict[Any, Txn],
@@ -257,32 +282,54 @@ def _add(succ: list[dict[int, int]], a: int, b: int, mask: int) -> None:
 
 
 def _data_edges(inf: Inference, appends: dict[int, dict[Any, list[Any]]]) -> None:
+    """ww along each order; wr and rw from each transaction's first read of a key.
+
+    An acknowledged append that no read shows (*unobserved*) still happened, after every
+    element of the longest read (a read taken after it would show it): as in Elle, it
+    follows the order's last element (ww) and every read of the whole order (rw)."""
     succ = inf.succ
+    unobserved: dict[Any, list[int]] = {}
     for key, order in inf.orders.items():
         writers = inf.writer.get(key, {})
         ids = [writers[v].id if v in writers else -1 for v in order]
         for a, b in zip(ids, ids[1:]):
             if a >= 0 and b >= 0:
                 _add(succ, a, b, WW)
-    n = len(inf.txns)
+        seen = set(order)
+        late = [w.id for v, w in writers.items() if v not in seen and w.op.type == "ok"]
+        if late:
+            unobserved[key] = late
+            if ids and ids[-1] >= 0:
+                for w in late:
+                    _add(succ, ids[-1], w, WW)
+    updates: dict[tuple, list[int]] = defaultdict(list)   # (key, state read) → who then appended
     for tid, first in inf.reads.items():
         for key, r in first.items():
-            order = inf.orders.get(key)
-            if order is None:
+            longest = inf.longest.get(key)
+            if longest is None or (tid, key) in inf.misfits:
                 continue
+            if key in appends.get(tid, ()):
+                updates[(key, r)].append(tid)
             writers = inf.writer[key] if key in inf.writer else {}
             if r:
                 w = writers.get(r[-1])
-                if w is not None and w.id < n:
+                if w is not None:
                     _add(succ, w.id, tid, WR)
                     mine = appends.get(w.id, {}).get(key)
                     if w.id != tid and mine and mine[-1] != r[-1]:
                         inf.note("G1b", {"key": key, "value": r[-1], "txn": tid, "writer": w.id,
                                          "writer_final": mine[-1]})
-            if len(r) < len(order):
-                w = writers.get(order[len(r)])
+            if len(r) < len(longest):
+                w = writers.get(longest[len(r)])
                 if w is not None:
                     _add(succ, tid, w.id, RW)
+            else:
+                for w in unobserved.get(key, ()):
+                    _add(succ, tid, w, RW)
+    for (key, r), tids in updates.items():
+        if len(tids) > 1 and sum(inf.txns[t].op.type == "ok" for t in tids) > 1:
+            # two committed read-modify-writes of one state: one overwrote the other's basis
+            inf.note("lost-update", {"key": key, "read": list(r), "txn": tids[0], "txns": len(tids)})
 
 
 def _lost_appends(inf: Inference, txns: list[Txn], finals: dict[Any, tuple]) -> None:
