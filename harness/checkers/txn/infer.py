@@ -117,12 +117,15 @@ def _micro_ops(o: Operation, value: Any, completed: bool) -> list[list[Any]]:
     return out
 
 
-def _matches(invoked: list[list[Any]], done: list[list[Any]]) -> bool:
-    if len(invoked) != len(done):
+def _matches(o: Operation, invoked: Any, done: list[list[Any]]) -> bool:
+    """Does the ok value `done` (validated) answer the micro-ops `invoked`: the same
+    functions on the same keys, the same values appended?"""
+    if type(invoked) is not list or len(invoked) != len(done):
         return False
     for a, b in zip(invoked, done):
-        if a[0] != b[0] or a[1] != b[1] or type(a[1]) is not type(b[1]) or (
-                a[0] == "append" and (a[2] != b[2] or type(a[2]) is not type(b[2]))):
+        if type(a) is not list or len(a) != 3 or a[0] != b[0] or a[1] != b[1] or (
+                type(a[1]) is not type(b[1])) or (b[0] == "append" and (
+                a[2] != b[2] or type(a[2]) is not type(b[2]))):
             return False
     return True
 
@@ -135,7 +138,7 @@ def transactions(history: list[dict[str, Any]]) -> tuple[list[Txn], list[Operati
             raise op_error(o, 'the list-append checker knows only f "txn"')
         if o.type == "ok":
             mops = _micro_ops(o, o.value, True)
-            if o.invoke_value is not None and not _matches(_micro_ops(o, o.invoke_value, False), mops):
+            if o.invoke_value is not None and not _matches(o, o.invoke_value, mops):
                 raise op_error(o, "the ok value does not match the micro-ops invoked", o.value)
             nodes.append(Txn(len(nodes), o, mops))
         elif o.type == "info":
@@ -154,7 +157,7 @@ def infer(history: list[dict[str, Any]], final_lists: dict[str, list[Any]] | Non
     writer, appends = _writers(inf, txns, failed)
     failed_writes = {(m[1], m[2]): o for o in failed for m in o.invoke_value if m[0] == "append"}
     observed = _internal_and_first_reads(inf, txns)
-    finals = _final_by_key(final_lists, {*observed, *writer})
+    finals = _final_by_key(final_lists, {*observed, *writer, *(k for k, _ in failed_writes)})
     for key in {*observed, *finals}:
         _version_order(inf, key, observed.get(key, []), finals.get(key), writer.get(key, {}),
                        failed_writes)
@@ -293,8 +296,9 @@ def _data_edges(inf: Inference, appends: dict[int, dict[Any, list[Any]]]) -> Non
         writers = inf.writer.get(key, {})
         ids = [writers[v].id if v in writers else -1 for v in order]
         for a, b in zip(ids, ids[1:]):
-            if a >= 0 and b >= 0:
-                _add(succ, a, b, WW)
+            if a >= 0 and b >= 0 and a != b:
+                d = succ[a]
+                d[b] = d.get(b, 0) | WW
         seen = set(order)
         late = [w.id for v, w in writers.items() if v not in seen and w.op.type == "ok"]
         if late:
@@ -314,15 +318,18 @@ def _data_edges(inf: Inference, appends: dict[int, dict[Any, list[Any]]]) -> Non
             if r:
                 w = writers.get(r[-1])
                 if w is not None:
-                    _add(succ, w.id, tid, WR)
+                    if w.id != tid:
+                        d = succ[w.id]
+                        d[tid] = d.get(tid, 0) | WR
                     mine = appends.get(w.id, {}).get(key)
                     if w.id != tid and mine and mine[-1] != r[-1]:
                         inf.note("G1b", {"key": key, "value": r[-1], "txn": tid, "writer": w.id,
                                          "writer_final": mine[-1]})
             if len(r) < len(longest):
                 w = writers.get(longest[len(r)])
-                if w is not None:
-                    _add(succ, tid, w.id, RW)
+                if w is not None and w.id != tid:
+                    d = succ[tid]
+                    d[w.id] = d.get(w.id, 0) | RW
             else:
                 for w in unobserved.get(key, ()):
                     _add(succ, tid, w, RW)
