@@ -13,11 +13,10 @@ one kind of edge:
 At each level the components of that level's subgraph are found again; in each, a cycle
 must use an edge of the level's new kind (otherwise an earlier level found it), so the
 search takes such an edge a → b and looks for the shortest way back from b to a, by
-breadth-first search over (node, number of rw edges so far: 0, 1, 2 or more). One search
-thus finds, where they exist, the shortest cycles through that edge with no further rw
-edge and with more. G-single gets more tries than the others, one rw edge after another,
-because whether one exists decides snapshot isolation; the search is bounded by `budget`
-(states visited) and says when it stopped short.
+breadth-first search; the cycle is named by the edges it uses. Whether a G-single exists
+decides snapshot isolation, so it is not left to the edges tried: reachability over ww
+and wr edges says which rw edge closes one, and its way back is searched over those.
+The searches are bounded by `budget` (states visited) and say when they stopped short.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from .infer import DATA, PROCESS, REALTIME, RW, WR, WW
 #: (level name, edges allowed, the edge kind new at this level)
 LEVELS = (("G0", WW, WW), ("G1c", WW | WR, WR), ("rw", DATA, RW),
           ("process", DATA | PROCESS, PROCESS), ("realtime", DATA | PROCESS | REALTIME, REALTIME))
-TRIES = 3               # edges tried per component and level (every rw edge for G-single)
+TRIES = 3               # edges tried per component and level
 BUDGET = 3_000_000      # states visited by the searches of one check
 
 
@@ -70,9 +69,11 @@ def cyclic_part(succ: list[dict[int, int]], mask: int) -> list[int]:
     return [v for v, n in enumerate(indeg) if n > 0]
 
 
-def components(succ: list[dict[int, int]], mask: int, nodes: list[int]) -> list[list[int]]:
+def components(succ: list[dict[int, int]], mask: int, nodes: Any,
+               trivial: bool = False) -> list[list[int]]:
     """Tarjan's strongly connected components of the subgraph on `nodes` with edges in
-    `mask` (iterative); only those of more than one node."""
+    `mask` (iterative), in reverse topological order (a component comes after every
+    component it reaches); only those of more than one node unless `trivial`."""
     allowed = set(nodes)
     index: dict[int, int] = {}
     low: dict[int, int] = {}
@@ -113,17 +114,20 @@ def components(succ: list[dict[int, int]], mask: int, nodes: list[int]) -> list[
                         comp.append(w)
                         if w == v:
                             break
-                    if len(comp) > 1:
+                    if trivial or len(comp) > 1:
                         out.append(comp)
     return out
 
 
 def _kind(m: int) -> int:
-    """The edge kind a step uses when it does not use rw: the weakest it has."""
+    """The edge kind a step uses: the weakest it has (rw only when it is nothing else)."""
     for k in (WW, WR, PROCESS, REALTIME):
         if m & k:
             return k
     return RW
+
+
+_KIND = [_kind(m) for m in range(32)]
 
 
 def name_of(steps: list[tuple[int, int, int]]) -> str:
@@ -133,47 +137,32 @@ def name_of(steps: list[tuple[int, int, int]]) -> str:
     return base + ("-realtime" if REALTIME in kinds else "-process" if PROCESS in kinds else "")
 
 
-def _back_paths(succ, comp: set[int], mask: int, a: int, b: int, first_rw: int,
-                search: Search) -> dict[int, list[tuple[int, int, int]]]:
-    """Shortest paths b → a inside `comp` using edges in `mask`, by rw count (0, 1, 2 = two
-    or more, counting the first edge's `first_rw`): {rw count: steps}."""
-    start = (b, first_rw)
-    parent: dict[tuple[int, int], Any] = {start: None}
-    found: dict[int, tuple[int, int]] = {}
-    queue = deque([start])
-    while queue and len(found) < 3 - first_rw:
-        state = queue.popleft()
-        v, layer = state
+def _back_path(succ, comp: set[int], mask: int, a: int, b: int,
+               search: Search) -> list[tuple[int, int, int]] | None:
+    """A shortest path b → a inside `comp` over edges in `mask` (breadth-first), as
+    steps (from, to, kind); None if there is none or the budget ran out."""
+    parent: dict[int, int] = {b: -1}
+    queue = deque([b])
+    kind = _KIND
+    while queue:
         if search.budget <= 0:
             search.truncated = True
-            break
+            return None
         search.budget -= 1
+        v = queue.popleft()
         for w, m in succ[v].items():
-            m &= mask
-            if not m or w not in comp:
+            if not m & mask or w in parent or w not in comp:
                 continue
-            moves = []
-            if m & ~RW:
-                moves.append(((w, layer), _kind(m)))
-            if m & RW:
-                moves.append(((w, min(layer + 1, 2)), RW))
-            for nxt, kind in moves:
-                if nxt in parent:
-                    continue
-                parent[nxt] = (state, kind)
-                if w == a:
-                    found.setdefault(nxt[1], nxt)
-                else:
-                    queue.append(nxt)
-    paths = {}
-    for layer, end in found.items():
-        steps, s = [], end
-        while parent[s] is not None:
-            prev, kind = parent[s]
-            steps.append((prev[0], s[0], kind))
-            s = prev
-        paths[layer] = steps[::-1]
-    return paths
+            parent[w] = v
+            if w == a:
+                steps, x = [], a
+                while x != b:
+                    p = parent[x]
+                    steps.append((p, x, kind[succ[p][x] & mask]))
+                    x = p
+                return steps[::-1]
+            queue.append(w)
+    return None
 
 
 def search(succ: list[dict[int, int]], budget: int = BUDGET) -> Search:
@@ -197,27 +186,40 @@ def search(succ: list[dict[int, int]], budget: int = BUDGET) -> Search:
     return result
 
 
+def _g_single_edges(succ, comp: set[int]) -> list[tuple[int, int]]:
+    """The rw edges a → b of `comp` that close a cycle with no other rw edge: b reaches a
+    over ww and wr edges. Reachability between the ww+wr components as bit sets, built
+    in one pass in topological order: each check is then one bit test, not a search."""
+    parts = components(succ, WW | WR, comp, trivial=True)
+    cid = {v: i for i, c in enumerate(parts) for v in c}
+    reach = [0] * len(parts)
+    for i, part in enumerate(parts):       # successors' components come first
+        r = 1 << i
+        for v in part:
+            for w, m in succ[v].items():
+                if m & (WW | WR) and w in cid and cid[w] != i:
+                    r |= reach[cid[w]]
+        reach[i] = r
+    return [(a, b) for a in comp for b, m in succ[a].items()
+            if m == RW and b in cid and reach[cid[b]] >> cid[a] & 1]
+
+
 def _search_component(succ, comp: set[int], level: str, mask: int, new: int, result: Search) -> None:
+    """Shortest cycles through up to TRIES edges of the level's new kind (for rw, first
+    an edge known to close a G-single, if any, searched over ww and wr edges only)."""
+    # an edge only of the new kind: one also of an earlier level's kind would lead back to
+    # cycles that level already found
+    edges = [(a, b, mask) for a in comp for b, m in succ[a].items()
+             if m & new and not m & mask & ~new and b in comp]
+    if level == "rw":
+        edges = [(a, b, WW | WR) for a, b in _g_single_edges(succ, comp)[:1]] + edges
     best: dict[str, Cycle] = {}
-    tries = 0
-    for a in comp:
-        for b, m in succ[a].items():
-            # an edge that is only of the new kind: one that is also of an earlier level's
-            # kind would lead back to cycles that level already found
-            if not m & new or m & mask & ~new or b not in comp:
-                continue
-            first_rw, kind = (1 if new == RW else 0), new
-            tries += 1
-            for steps in _back_paths(succ, comp, mask, a, b, first_rw, result).values():
-                cyc = Cycle("", [(a, b, kind), *steps])
-                cyc.name = name_of(cyc.steps)
-                if cyc.name not in best or len(cyc.steps) < len(best[cyc.name].steps):
-                    best[cyc.name] = cyc
-            # rw: go on until a G-single is found (it decides snapshot isolation)
-            done = "G-single" in best if level == "rw" else tries >= TRIES
-            if done or result.budget <= 0:
-                break
-        else:
+    for a, b, allowed in edges[:TRIES]:
+        steps = _back_path(succ, comp, allowed, a, b, result)
+        if steps is None:
             continue
-        break
+        cyc = Cycle("", [(a, b, new), *steps])
+        cyc.name = name_of(cyc.steps)
+        if cyc.name not in best or len(cyc.steps) < len(best[cyc.name].steps):
+            best[cyc.name] = cyc
     result.cycles.extend(best.values())
