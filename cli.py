@@ -15,10 +15,8 @@ from pathlib import Path
 import click
 
 from harness import doctor as doctor_checks
-from harness.analysis import recheck, workload_for
+from harness.analysis import FILE_MODELS, check_history_file, export_edn, recheck, workload_for
 from harness.checkers.linearizability import summary_of
-from harness.checkers.linearizable import check_file
-from harness.checkers.models import MODELS
 from harness.checkers.txn.consistency import MODELS as TXN_MODELS, check_model
 from harness.compare import rebuild, run_compare
 from harness.compare.table import markdown_table
@@ -269,25 +267,35 @@ def run(**o) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--model", default=None, help="For a bare history file: register or kv (default register).")
+@click.option("--model", default=None,
+              help="For a bare history file: " + ", ".join(FILE_MODELS) + " (default register).")
+@click.option("--consistency-model", default=None,
+              help="What transactions are judged against: " + ", ".join(TXN_MODELS)
+                   + " (default: the run's, or strict-serializable).")
 @click.option("--time-limit", default=60.0, show_default=True, type=Number(CHECK_TIME_LIMIT),
               help="Seconds before the verdict is unknown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
-def check(path: str, model: str | None, time_limit: float, as_json: bool) -> None:
+def check(path: str, model: str | None, consistency_model: str | None, time_limit: float,
+          as_json: bool) -> None:
     """Re-check a run directory with its workload's checkers (rewriting results.json, the
-    report and junit.xml), or check a bare JSONL history for linearizability."""
+    report and junit.xml), or check a bare history file: our JSONL, or Jepsen's EDN
+    (a name ending in .edn)."""
+    if consistency_model:
+        check_model(consistency_model)
     if Path(path).is_dir():
         if model:
             raise UsageError("--model is for a bare history file; a run directory uses its workload's checkers")
-        run_dir, results = recheck(path)
+        run_dir, results = recheck(path, consistency_model)
         click.echo(json.dumps(results, indent=2, default=str) if as_json else summary(results, run_dir.path))
         sys.exit(EXIT_FOR_VALID.get(results["valid"], 4))
-    model = model or "register"
-    if model not in MODELS:
-        raise UsageError(f"unknown model {model!r}: choose from {', '.join(MODELS)}")
-    r = check_file(path, model, time_limit)
+    r = check_history_file(path, model or "register", time_limit, consistency_model or "strict-serializable")
     if as_json:
         click.echo(json.dumps(r, indent=2, default=str))
+    elif "anomalies" in r:          # list-append
+        click.echo(r["summary"])
+        for name in r["anomaly_types"]:
+            example = r["anomalies"][name]["examples"][0]
+            click.echo(example.get("text") or f"{name}: " + json.dumps(example, default=str))
     else:
         click.echo(f"{summary_of(r)} ({r.get('time_s')}s)")
         for fail in r.get("failures", []):
@@ -295,6 +303,19 @@ def check(path: str, model: str | None, time_limit: float, as_json: bool) -> Non
             for u in fail["unplaceable"]:
                 click.echo(f"    op {u['index']} (process {u['process']}, {u['f']} {u['value']!r}): {u['reason']}")
     sys.exit(EXIT_FOR_VALID.get(r["valid"], 4))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["edn"]), default="edn", show_default=True,
+              help="edn: Jepsen's history.edn, one op map per line.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="File to write (default: standard output).")
+def export(run_dir: str, fmt: str, output: str | None) -> None:
+    """Write RUN_DIR's history in another tool's format (Jepsen EDN)."""
+    n = export_edn(run_dir, output)
+    if output is not None:
+        click.echo(f"wrote {n} ops to {output}", err=True)
 
 
 @main.command()

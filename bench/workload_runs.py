@@ -1,8 +1,9 @@
-"""The measured figures of the `counter`, `queue` and `replica-read` workloads (README
-sections "Counters", "Streams queues", "Reads from replicas"): Sentinel Case II by default
-and with `--wait 1:100`, fault-free runs on every topology, and a replica cut off from
-replication (`isolate-replica`) for partitions of 5, 10 and 20 s. Each run goes through the
-CLI; one line per run with its checker's summary and figures. About 25 minutes in all:
+"""The measured figures of the `counter`, `queue`, `replica-read` and `append` workloads
+(README sections "Counters", "Streams queues", "Reads from replicas", "Transactions"):
+Sentinel Case II by default and with `--wait 1:100`, fault-free runs on every topology, a
+replica cut off from replication (`isolate-replica`) for partitions of 5, 10 and 20 s, and
+for `append` a Cluster primary cut off. Each run goes through the CLI; one line per run
+with its checker's summary and figures. About 50 minutes in all:
 
     .venv/bin/python bench/workload_runs.py [--only NAME ...] [--results DIR] [--repeat N]
 
@@ -38,6 +39,13 @@ for t in TOPOLOGIES:
             "replica-read", ["-t", t, "-n", "isolate-replica", "--nemesis-interval", str(s),
                              "--time-limit", str(2 * s + 10)], 1)
 
+CLUSTER_CUT = ["-t", "cluster", "-n", "isolate-primary", "--time-limit", "30", "--nemesis-interval", "10"]
+RUNS["append-case-ii-default"] = ("append", CASE_II, 3)
+RUNS["append-case-ii-wait-1-100"] = ("append", [*CASE_II, "--wait", "1:100"], 1)
+RUNS["append-cluster-isolate-primary"] = ("append", CLUSTER_CUT, 3)
+for t in TOPOLOGIES:
+    RUNS[f"append-no-faults-{t}"] = ("append", ["-t", t, "--time-limit", "30"], 5)
+
 #: Details worth a line beside the figures, per checker.
 DETAILS = {
     "counter": ("attempted_sum", "info_count", "reads_below_count", "reads_above_count",
@@ -45,6 +53,7 @@ DETAILS = {
     "queue": ("enqueue_info_count", "short_ack_count", "group_missing", "anomalies_by_window",
               "enqueued_by_window"),
     "staleness": ("per_node", "by_window"),
+    "list-append": ("anomaly_types", "strongest_model", "ok_count", "info_count", "fail_count"),
 }
 
 

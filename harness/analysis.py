@@ -6,8 +6,13 @@ own workload's checkers and final reads (`splitbrain check RUN_DIR`, Jepsen's `a
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 from typing import Any
 
+from .checkers import list_append, linearizable
+from .checkers.models import MODELS
+from .edn import read_edn_history, write_edn_history
 from .errors import UsageError
 from .history import read_history
 from .junit import write_junit
@@ -56,12 +61,15 @@ def judge(results: dict[str, Any], checked: dict[str, CheckResult], history: lis
     results.setdefault("stats", {}).update(run_stats(history))
 
 
-def recheck(path: str) -> tuple[RunDir, dict[str, Any]]:
-    """Re-check a finished run: its workload's checkers on its history and final reads.
+def recheck(path: str, consistency_model: str | None = None) -> tuple[RunDir, dict[str, Any]]:
+    """Re-check a finished run: its workload's checkers on its history and final reads
+    (transactions judged against `consistency_model` instead of the run's, if given).
     Rewrites results.json (keeping what the run observed: stats, windows, heal), the
     report and junit.xml. Returns (run directory, new results)."""
     run = RunDir(path).require()
     spec = spec_from_test_json(run.test)
+    if consistency_model:
+        spec.consistency_model = consistency_model
     workload = workload_for(spec)
     history = read_history(run.history_path)    # a history without ops is not one to judge
     previous = run.results if isinstance(run.results, dict) else {}
@@ -72,3 +80,47 @@ def recheck(path: str) -> tuple[RunDir, dict[str, Any]]:
     build_report(run.path)
     write_junit(run.path, results)
     return run, results
+
+
+#: What `check FILE --model M` can judge a bare history file against.
+FILE_MODELS = (*MODELS, "list-append")
+
+
+def read_history_file(path: str, model: str) -> list[dict[str, Any]]:
+    """A bare history: Jepsen EDN if the name ends in .edn, else our JSONL. An EDN
+    register or kv history is a Jepsen independent (multi-key) one, as `export` writes
+    ours, when every client op's value is a [key value] pair."""
+    if not Path(path).name.lower().endswith(".edn"):
+        return read_history(path)
+    return read_edn_history(path, keyed=None if model in MODELS else False)
+
+
+def check_history_file(path: str, model: str, time_limit: float,
+                       consistency_model: str) -> dict[str, Any]:
+    """`check FILE`: linearizability against a register or kv model, or the list-append
+    checker against a consistency model (no final read: lost appends are not judged)."""
+    if model not in FILE_MODELS:
+        raise UsageError(f"unknown model {model!r}: choose from {', '.join(FILE_MODELS)}")
+    history = read_history_file(path, model)
+    if model == "list-append":
+        r = list_append.check(history, None, consistency_model)
+        r["summary"] = list_append.summary_text(r)
+        return r
+    return linearizable.check(history, model, time_limit)
+
+
+def export_edn(path: str, output: str | None) -> int:
+    """Write a run directory's history as Jepsen EDN, one op per line, to the file
+    `output` or to standard output; returns how many ops. The run directory and its
+    history are read before anything is written."""
+    run = RunDir(path).require()
+    history = read_history(run.history_path, allow_empty=True)
+    if output is None:
+        write_edn_history(history, sys.stdout)
+        return len(history)
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            write_edn_history(history, fh)
+    except OSError as e:
+        raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
+    return len(history)

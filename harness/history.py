@@ -182,7 +182,8 @@ _KEY_TYPES = frozenset((str, int, type(None)))
 _CHUNK = 1 << 20
 
 
-def iter_history(path: str | os.PathLike, allow_empty: bool = False) -> Iterator[dict[str, Any]]:
+def iter_history(path: str | os.PathLike, allow_empty: bool = False,
+                 name: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield validated ops from a JSONL history, raising HistoryError at the first bad line.
 
     One JSON object per line, lines ending in \\n (\\r\\n too); blank lines are skipped, a
@@ -200,8 +201,11 @@ def iter_history(path: str | os.PathLike, allow_empty: bool = False) -> Iterator
     line, if it lacks its newline, follows at least one op and is a cut-off op line, is
     dropped silently: a harness killed mid-write leaves just that (a crash loses at most
     the tail, never the file).
+
+    Messages name the file by its basename, or by `name` if given (a caller that
+    converted another format to a temporary file names the original).
     """
-    name = _display_name(path)
+    name = _display_name(path) if name is None else name
     try:
         fh = open(path, "rb", buffering=0)
     except OSError as e:
@@ -290,7 +294,8 @@ def iter_history(path: str | os.PathLike, allow_empty: bool = False) -> Iterator
                            f"not a history")
 
 
-def read_history(path: str | os.PathLike, allow_empty: bool = False) -> list[dict[str, Any]]:
+def read_history(path: str | os.PathLike, allow_empty: bool = False,
+                 name: str | None = None) -> list[dict[str, Any]]:
     """Read and validate a whole history file (see `iter_history`).
 
     The cyclic garbage collector is paused meanwhile: ops are millions of small dicts that
@@ -299,7 +304,7 @@ def read_history(path: str | os.PathLike, allow_empty: bool = False) -> list[dic
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return list(iter_history(path, allow_empty))
+        return list(iter_history(path, allow_empty, name))
     finally:
         if was_enabled:
             gc.enable()

@@ -207,3 +207,15 @@ def test_ok_value_must_match_the_invoke():
     h[1]["value"] = [["append", "x", 2]]
     with pytest.raises(HistoryError, match="does not match"):
         run(h)
+
+
+def test_unobserved_appends_follow_the_whole_order_and_are_explained():
+    # Elle's rule: T1's append of y=1, never read, came after T2's read of y = [] (the whole
+    # order): rw T2 → T1; and x reads [1 2]: ww T1 → T2. A G-single, explained by the rule.
+    h = history((0, [["append", "x", 1], ["append", "y", 1]], 0, 10),
+                (1, [["append", "x", 2], ["r", "y", []]], 1, 11),
+                (2, [["r", "x", [1, 2]]], 20, 30))
+    r = run(h)
+    assert r["anomaly_types"] == ["G-single"]
+    why = " ".join(s["why"] for s in r["anomalies"]["G-single"]["examples"][0]["steps"])
+    assert "was never read" in why and why.count("(") >= 1

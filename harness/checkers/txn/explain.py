@@ -43,6 +43,11 @@ def _why(inf: Inference, a: int, b: int, kind: int, names: dict[int, str]) -> st
                 if x in mine[k] and y in theirs[k]:
                     return (f"{A} appended {_show(x)} to key {_show(k)} and {B} appended {_show(y)} "
                             f"right after it (key {_show(k)} reads {_show(order)})")
+            unread = [v for v in theirs[k] if v not in order]
+            if order and order[-1] in mine[k] and unread:
+                return (f"{B}'s append of {_show(unread[0])} to key {_show(k)} was never read, so it "
+                        f"came after every element read, the last of which, {_show(order[-1])}, "
+                        f"{A} appended (key {_show(k)} reads {_show(order)})")
     if kind == WR:
         mine = _appended(inf, a)
         for k, r in (inf.reads.get(b) or {}).items():
@@ -55,6 +60,11 @@ def _why(inf: Inference, a: int, b: int, kind: int, names: dict[int, str]) -> st
             if len(r) < len(order) and order[len(r)] in theirs.get(k, ()):
                 return (f"{A} read key {_show(k)} as {_show(list(r))}, and {B} appended "
                         f"{_show(order[len(r)])}, the next element, so {A} did not see {B}'s append")
+            unread = [v for v in theirs.get(k, ()) if v not in order]
+            if len(r) >= len(order) and unread:
+                return (f"{A} read key {_show(k)} as {_show(list(r))}, all of it that was ever "
+                        f"read, and {B}'s append of {_show(unread[0])} was never read: it came "
+                        f"after, so {A} did not see it")
     if kind == PROCESS:
         return f"{A} and {B} ran on process {ta.op.process}, {A} first and acknowledged"
     if kind == REALTIME:
