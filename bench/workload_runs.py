@@ -42,6 +42,8 @@ for t in TOPOLOGIES:
 CLUSTER_CUT = ["-t", "cluster", "-n", "isolate-primary", "--time-limit", "30", "--nemesis-interval", "10"]
 RUNS["append-case-ii-default"] = ("append", CASE_II, 3)
 RUNS["append-case-ii-wait-1-100"] = ("append", [*CASE_II, "--wait", "1:100"], 1)
+# partitions of 5 s every 10 s: clients write to the new primary between them
+RUNS["append-case-ii-5s-partitions"] = ("append", [*CASE_II[:-1], "5"], 3)
 RUNS["append-cluster-isolate-primary"] = ("append", CLUSTER_CUT, 3)
 for t in TOPOLOGIES:
     RUNS[f"append-no-faults-{t}"] = ("append", ["-t", t, "--time-limit", "30"], 5)
