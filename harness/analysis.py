@@ -74,6 +74,8 @@ def recheck(path: str, consistency_model: str | None = None) -> tuple[RunDir, di
     history = read_history(run.history_path)    # a history without ops is not one to judge
     previous = run.results if isinstance(run.results, dict) else {}
     results = {k: v for k, v in previous.items() if k not in ("valid", "checkers")}
+    if not isinstance(results.get("stats"), dict):     # damaged: the history's are computed anew
+        results.pop("stats", None)
     final = run.final if isinstance(run.final, dict) else None   # unreadable: no final reads
     judge(results, run_checkers(workload, history, final, spec, input_errors=True), history)
     run.write_results(results)

@@ -100,7 +100,7 @@ class CheckResult:
         junit = d.get("junit")
         return cls(
             str(d.get("checker") or name),
-            valid if valid in (True, False) else "unknown",
+            valid if valid is True or valid is False else "unknown",   # 1 == True to Python
             str(d.get("summary") or ""),
             [Figure.from_json(f) for f in d.get("figures") or [] if isinstance(f, dict)],
             d.get("details") if isinstance(d.get("details"), dict) else {},

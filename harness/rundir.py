@@ -142,12 +142,9 @@ def verdict_word(valid: Any) -> str:
 def check_result(name: str, raw: Any) -> CheckResult:
     """results.json's entry for a checker; a damaged one (wrong types) reads as unknown."""
     try:
-        result = CheckResult.from_json(name, raw)
+        return CheckResult.from_json(name, raw)
     except (TypeError, ValueError, AttributeError) as e:
         return CheckResult(name, "unknown", f"unreadable result in results.json ({type(e).__name__}: {e})")
-    if result.valid is not True and result.valid is not False:
-        result.valid = "unknown"      # 1 or 0.0 are not verdicts (1 == True to Python)
-    return result
 
 
 def checker_results(results: Any) -> dict[str, CheckResult]:

@@ -41,3 +41,20 @@ def test_recheck_of_a_run_without_final_reads_is_unknown(tmp_path):
     assert res.returncode == 4, res.stdout + res.stderr
     after = json.loads((run / "results.json").read_text())
     assert after["valid"] == "unknown" and after["checkers"]["set"]["valid"] == "unknown"
+
+
+def test_recheck_replaces_damaged_entries_and_reads_no_number_as_a_verdict(tmp_path):
+    from harness.roles import CheckResult
+    assert CheckResult.from_json("set", {"valid": 1}).valid == "unknown"
+    assert CheckResult.from_json("set", {"valid": 0.0}).valid == "unknown"
+    assert CheckResult.from_json("set", {"valid": False}).valid is False
+    run = make_run(tmp_path / "run", n_ops=200)
+    results = json.loads((run / "results.json").read_text())
+    results["stats"] = "not an object"
+    results["checkers"] = {"set": {"valid": 1, "summary": 7}}
+    (run / "results.json").write_text(json.dumps(results))
+    res = run_cli("check", str(run))
+    assert res.returncode == 1, res.stdout + res.stderr
+    after = json.loads((run / "results.json").read_text())
+    assert isinstance(after["stats"], dict) and after["stats"]["ops"] > 0
+    assert after["checkers"]["set"]["valid"] is False
