@@ -240,7 +240,10 @@ def spec_from_options(argv: list[str], **o) -> TestSpec:
 def summary(results: dict, run_dir: Path) -> str:
     verdict = {True: "VALID", False: "INVALID"}.get(results.get("valid"), "UNKNOWN")
     lines = [f"verdict: {verdict}"]
-    lines += [f"{name}: {c.get('summary')}" for name, c in (results.get("checkers") or {}).items()]
+    for name, c in (results.get("checkers") or {}).items():
+        lines.append(f"{name}: {c.get('summary')}")
+        if isinstance(c.get("explanation"), str) and c["explanation"]:
+            lines += ["  " + line for line in c["explanation"].splitlines()]
     st = results.get("stats", {})
     if st.get("ops"):
         lines.append(f"ops {st['ops']} (ok {st.get('ok')}, fail {st.get('fail')}, info {st.get('info')}), "

@@ -67,6 +67,7 @@ class CheckResult:
     report's banner. `figures`: the numbers `compare` tabulates. `details`: everything
     else the checker found (anomalies, counterexamples), for results.json and its report
     section. `junit`: its testcases; by default one, named after the checker.
+    `explanation`: one anomaly in words, a few lines, for the terminal under the summary.
     """
 
     checker: str
@@ -75,6 +76,7 @@ class CheckResult:
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     junit: list[JUnitCase] | None = None
+    explanation: str = ""
 
     def junit_cases(self) -> list[JUnitCase]:
         if self.junit is not None:
@@ -89,7 +91,7 @@ class CheckResult:
         return {"checker": self.checker, "valid": self.valid, "summary": self.summary,
                 "figures": [f.to_json() for f in self.figures],
                 "junit": [c.to_json() for c in self.junit_cases()],
-                "details": self.details}
+                "details": self.details, "explanation": self.explanation}
 
     @classmethod
     def from_json(cls, name: str, d: Any) -> "CheckResult":
@@ -106,7 +108,8 @@ class CheckResult:
             d.get("details") if isinstance(d.get("details"), dict) else {},
             [JUnitCase(str(c.get("name")), str(c.get("status")), str(c.get("message") or ""),
                        str(c.get("detail") or "")) for c in junit if isinstance(c, dict)]
-            if isinstance(junit, list) else None)
+            if isinstance(junit, list) else None,
+            d.get("explanation") if isinstance(d.get("explanation"), str) else "")
 
     @classmethod
     def crashed(cls, name: str, error: str) -> "CheckResult":

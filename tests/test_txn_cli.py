@@ -122,6 +122,8 @@ def test_recheck_against_another_consistency_model(tmp_path):
     (run / "final.json").write_text(json.dumps({"primary": {"node": "n1", "lists": {"1": [1], "2": [1]}}}))
     res = run_cli("check", str(run))
     assert res.returncode == 1 and "G2-item" in res.stdout, res.stdout + res.stderr
+    # the cycle in words under the checker's summary line
+    assert "T1 < T2 (rw)" in res.stdout and "a contradiction" in res.stdout
     res = run_cli("check", str(run), "--consistency-model", "snapshot-isolation")
     assert res.returncode == 0, res.stdout + res.stderr
     results = json.loads((run / "results.json").read_text())

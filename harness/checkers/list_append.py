@@ -137,6 +137,16 @@ def summary_text(r: dict[str, Any]) -> str:
     return head
 
 
+def _first_explained(r: dict[str, Any]) -> str:
+    """The shortest explained cycle the model prohibits (for the terminal), or ""."""
+    cycles = [e for name in r["prohibited"] for e in r["anomalies"][name]["examples"] if e.get("text")]
+    if not cycles:
+        return ""
+    best = min(cycles, key=lambda e: len(e["steps"]))
+    more = sum(1 for name in r["prohibited"] for e in r["anomalies"][name]["examples"] if e.get("text")) - 1
+    return best["text"] + (f"\n({more} more explained in report.html)" if more else "")
+
+
 def _junit(r: dict[str, Any]) -> list[JUnitCase]:
     """One case per anomaly found, failing if the model prohibits it, and one for the
     verdict."""
@@ -175,7 +185,8 @@ class ListAppendChecker(Checker):
             Figure("cycles", r["cycles"], "dependency cycles", "int", ("mean", "max")),
         ]
         details = {k: v for k, v in r.items() if k != "valid"}
-        return CheckResult(self.name, r["valid"], summary_text(r), figures, details, _junit(r))
+        return CheckResult(self.name, r["valid"], summary_text(r), figures, details, _junit(r),
+                           _first_explained(r))
 
     def view(self, result: CheckResult, run: Any) -> dict[str, Any]:
         """For the report: each anomaly's examples (✕ marks on the timeline at the first
