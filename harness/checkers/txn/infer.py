@@ -334,7 +334,7 @@ def _data_edges(inf: Inference, appends: dict[int, dict[Any, list[Any]]]) -> Non
                 for w in unobserved.get(key, ()):
                     _add(succ, tid, w, RW)
     for (key, r), tids in updates.items():
-        if len(tids) > 1 and sum(inf.txns[t].op.type == "ok" for t in tids) > 1:
+        if len(tids) > 1:       # (only committed transactions' reads are known)
             # two committed read-modify-writes of one state: one overwrote the other's basis
             inf.note("lost-update", {"key": key, "read": list(r), "txn": tids[0], "txns": len(tids)})
 
