@@ -50,8 +50,8 @@ class Session:
         key's primary, or with `replica` to the replica this process reads from
         (`Topology.replica_route`).
 
-        A MULTI ... EXEC transaction is sent the same way; an error reply to a queued
-        command discards it (nothing applied) before the error is raised.
+        A MULTI ... EXEC transaction goes in one write (`_transaction`); an error reply
+        to a queued command aborts it at EXEC (nothing applied) and is raised.
 
         Returns the replies (`value` is the last). Raises NotSent if no connection could be made, a redis-py
         error otherwise (an error reply is tagged with its command as `sb_command`).
@@ -67,21 +67,19 @@ class Session:
                 raise NotSent(f"{type(e).__name__}: {e}") from None
             node = f"{conn.host}:{conn.port}"
             try:
-                replies = []
-                for cmd in commands:
-                    await conn.send_command(*cmd)
-                    try:
-                        replies.append(await conn.read_response())
-                    except redis.ResponseError as e:
-                        e.sb_command = cmd[0]
-                        raise
+                if commands and commands[0][0] == "MULTI":
+                    replies = await self._transaction(conn, commands)
+                else:
+                    replies = []
+                    for cmd in commands:
+                        await conn.send_command(*cmd)
+                        try:
+                            replies.append(await conn.read_response())
+                        except redis.ResponseError as e:
+                            e.sb_command = cmd[0]
+                            raise
                 return Reply(replies[-1] if replies else None, node, replies)
             except redis.ResponseError as e:
-                if commands[0][0] == "MULTI" and getattr(e, "sb_command", None) != "EXEC":
-                    # A queued command was refused (MOVED, READONLY, ...): Redis would abort
-                    # the transaction at EXEC; end it, so the connection leaves MULTI.
-                    await conn.send_command("DISCARD")
-                    await conn.read_response()
                 if isinstance(e, (E.MovedError, E.AskError)) and attempt < 2 and await route.after_moved():
                     continue
                 raise
@@ -96,6 +94,25 @@ class Session:
             finally:
                 await pool.release(conn)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _transaction(conn: Any, commands: tuple) -> list[Any]:
+        """MULTI ... EXEC (and what follows it) sent in one write, the replies read after:
+        one round trip instead of one per command. A queued command that Redis refuses
+        (MOVED, READONLY, ...) makes EXEC answer EXECABORT, so nothing applied and the
+        connection has left MULTI; the first error is raised."""
+        await conn.send_packed_command(conn.pack_commands(commands))
+        replies, first = [], None
+        for cmd in commands:
+            try:
+                replies.append(await conn.read_response())
+            except redis.ResponseError as e:
+                e.sb_command = cmd[0]
+                replies.append(e)
+                first = first or e
+        if first is not None:
+            raise first
+        return replies
 
     async def close(self) -> None:
         await self.route.close()
