@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
-import gc
 import math
 import os
 import re
@@ -47,7 +46,7 @@ from typing import Any, Iterable, TextIO
 import edn_format
 import orjson
 
-from .history import MAX_DEPTH, NEMESIS, HistoryError, _display_name, _short, read_history
+from .history import MAX_DEPTH, NEMESIS, HistoryError, _display_name, _short, gc_paused, read_history
 
 MAX_BYTES = 1 << 30
 _SCAN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|(")|;[^\n]*|\\(?:u[0-9A-Fa-f]{4}|[a-z]+|.)'
@@ -233,13 +232,8 @@ def read_edn_history(path: str | os.PathLike, keyed: bool | None = False) -> lis
 
     The cyclic garbage collector is paused meanwhile, as in `read_history` (the parser's
     objects and ours form no cycles; its passes took a third of the time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _read(path, keyed)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _read(path: str | os.PathLike, keyed: bool | None) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import gc
 import orjson
 import os
 import threading
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
@@ -294,6 +295,20 @@ def iter_history(path: str | os.PathLike, allow_empty: bool = False,
                            f"not a history")
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a block that builds millions of small
+    objects without cycles (its passes over them cost a third to two thirds of the time);
+    restore it as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read_history(path: str | os.PathLike, allow_empty: bool = False,
                  name: str | None = None) -> list[dict[str, Any]]:
     """Read and validate a whole history file (see `iter_history`).
@@ -301,13 +316,8 @@ def read_history(path: str | os.PathLike, allow_empty: bool = False,
     The cyclic garbage collector is paused meanwhile: ops are millions of small dicts that
     cannot form cycles, and its passes over them took up to half the time (a 1M-op
     register history: 5.8 s with them, 3.0 s without)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return list(iter_history(path, allow_empty, name))
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(slots=True)

@@ -38,7 +38,6 @@ final read of the converged store: {"primary": {"node": "sim", "lists": {str(key
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import os
@@ -46,6 +45,8 @@ import random
 from typing import Any
 
 import orjson
+
+from ..history import gc_paused
 
 __all__ = ["generate", "write_jsonl", "write_final"]
 
@@ -69,15 +70,10 @@ def generate(n_txns: int = 1000, processes: int = 5, keys: int = 10, max_writes_
     are hundreds of thousands of small lists and dicts without cycles, and its passes
     over them took two thirds of the time.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         history, final, order = _simulate(n_txns, processes, keys, max_writes_per_key, min_ops,
                                           max_ops, read_share, info_rate, fail_rate, seed,
                                           leave_open)
-    finally:
-        if was_enabled:
-            gc.enable()
     return (history, final, order) if return_order else (history, final)
 
 

@@ -11,12 +11,11 @@ model's verdict is listed, so one run answers "which isolation level did we get?
 
 from __future__ import annotations
 
-import gc
 import time
 from pathlib import Path
 from typing import Any
 
-from ..history import fault_windows
+from ..history import fault_windows, gc_paused
 from ..roles import Checker, CheckResult, Figure, JUnitCase
 from .txn import consistency
 from .txn.cycles import search
@@ -42,13 +41,8 @@ def check(history: list[dict[str, Any]], final: dict[str, Any] | None,
 
     The cyclic garbage collector is paused meanwhile: the graph is millions of small
     objects without cycles, and its passes over them took 40% of the time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _check(history, final, model)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check(history: list[dict[str, Any]], final: dict[str, Any] | None, model: str) -> dict[str, Any]:
@@ -98,10 +92,10 @@ def _check(history: list[dict[str, Any]], final: dict[str, Any] | None, model: s
         "anomalies": dict(sorted(anomalies.items())),
         "models": models,
         "strongest_model": next((m for m in reversed(consistency.MODELS) if models[m] is True), None),
-        "txn_count": len(inf.txns) + _failed_count(history),
+        "txn_count": len(inf.txns) + inf.failed,
         "ok_count": ok,
         "info_count": len(inf.txns) - ok,
-        "fail_count": _failed_count(history),
+        "fail_count": inf.failed,
         "key_count": len(inf.writer),
         "keys_ordered": len(inf.orders),
         "lost_appends": inf.counts.get("lost-append", 0),
@@ -114,10 +108,6 @@ def _check(history: list[dict[str, Any]], final: dict[str, Any] | None, model: s
         "time_s": {"infer": round(t1 - t0, 3), "cycles": round(t2 - t1, 3),
                    "explain": round(t3 - t2, 3)},
     }
-
-
-def _failed_count(history: list[dict[str, Any]]) -> int:
-    return sum(1 for op in history if op.get("type") == "fail" and op.get("f") == "txn")
 
 
 def summary_text(r: dict[str, Any]) -> str:
@@ -143,7 +133,7 @@ def _first_explained(r: dict[str, Any]) -> str:
     if not cycles:
         return ""
     best = min(cycles, key=lambda e: len(e["steps"]))
-    more = sum(1 for name in r["prohibited"] for e in r["anomalies"][name]["examples"] if e.get("text")) - 1
+    more = len(cycles) - 1
     return best["text"] + (f"\n({more} more explained in report.html)" if more else "")
 
 

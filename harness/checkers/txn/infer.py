@@ -63,6 +63,7 @@ class Inference:
     counts: dict[str, int] = field(default_factory=dict)   # anomaly name → how many
     longest: dict[Any, tuple] = field(default_factory=dict)  # key → its longest read, as read
     misfits: set[tuple] = field(default_factory=set)        # (txn id, key): read not a prefix
+    failed: int = 0                                          # failed transactions (no nodes)
 
     @property
     def barriers(self) -> int:
@@ -117,7 +118,7 @@ def _micro_ops(o: Operation, value: Any, completed: bool) -> list[list[Any]]:
     return out
 
 
-def _matches(o: Operation, invoked: Any, done: list[list[Any]]) -> bool:
+def _matches(invoked: Any, done: list[list[Any]]) -> bool:
     """Does the ok value `done` (validated) answer the micro-ops `invoked`: the same
     functions on the same keys, the same values appended?"""
     if type(invoked) is not list or len(invoked) != len(done):
@@ -138,7 +139,7 @@ def transactions(history: list[dict[str, Any]]) -> tuple[list[Txn], list[Operati
             raise op_error(o, 'the list-append checker knows only f "txn"')
         if o.type == "ok":
             mops = _micro_ops(o, o.value, True)
-            if o.invoke_value is not None and not _matches(o, o.invoke_value, mops):
+            if o.invoke_value is not None and not _matches(o.invoke_value, mops):
                 raise op_error(o, "the ok value does not match the micro-ops invoked", o.value)
             nodes.append(Txn(len(nodes), o, mops))
         elif o.type == "info":
@@ -154,8 +155,8 @@ def infer(history: list[dict[str, Any]], final_lists: dict[str, list[Any]] | Non
     `final_lists`: {str(key): list} read after the run, or None."""
     txns, failed = transactions(history)
     inf = Inference(txns, [{} for _ in txns], {}, {}, {}, {})
-    writer, appends = _writers(inf, txns, failed)
-    failed_writes = {(m[1], m[2]): o for o in failed for m in o.invoke_value if m[0] == "append"}
+    writer, appends, failed_writes = _writers(inf, txns, failed)
+    inf.failed = len(failed)
     observed = _internal_and_first_reads(inf, txns)
     finals = _final_by_key(final_lists, {*observed, *writer, *(k for k, _ in failed_writes)})
     for key in {*observed, *finals}:
@@ -169,15 +170,16 @@ def infer(history: list[dict[str, Any]], final_lists: dict[str, list[Any]] | Non
 
 
 def _writers(inf: Inference, txns: list[Txn], failed: list[Operation]):
-    """key → value → appending txn (ok and info), and txn id → key → its appends in order."""
+    """key → value → appending txn (ok and info); txn id → key → its appends in order;
+    (key, value) → the failed transaction that tried to append it."""
     writer: dict[Any, dict[Any, Txn]] = defaultdict(dict)
     appends: dict[int, dict[Any, list[Any]]] = {}
-    seen: dict[tuple, Operation] = {}
+    failed_writes: dict[tuple, Operation] = {}
     for t in txns:
         mine: dict[Any, list[Any]] = {}
         for f, k, v in t.mops:
             if f == "append":
-                if (k, v) in seen or v in writer[k]:
+                if v in writer[k]:
                     raise op_error(t.op, f"value {v!r} appended to key {k!r} twice (values must "
                                          f"be unique per key)")
                 writer[k][v] = t
@@ -187,12 +189,12 @@ def _writers(inf: Inference, txns: list[Txn], failed: list[Operation]):
     for o in failed:
         for f, k, v in o.invoke_value:
             if f == "append":
-                if (k, v) in seen or v in writer.get(k, ()):
+                if (k, v) in failed_writes or v in writer.get(k, ()):
                     raise op_error(o, f"value {v!r} appended to key {k!r} twice (values must be "
                                       f"unique per key)")
-                seen[(k, v)] = o
+                failed_writes[(k, v)] = o
     inf.writer = writer
-    return writer, appends
+    return writer, appends, failed_writes
 
 
 def _internal_and_first_reads(inf: Inference, txns: list[Txn]) -> dict[Any, list[tuple]]:
