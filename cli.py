@@ -211,6 +211,10 @@ def run_options(f):
                      help="Socket timeout of client ops, s."),
         click.option("--consistency-model", default="strict-serializable", show_default=True,
                      help="What transactional workloads (append) are judged against: " + ", ".join(TXN_MODELS) + "."),
+        click.option("--lock-impl", default="redis-py", show_default=True,
+                     help="The locking code the lock workload tests: redis-py, redlock, fenced."),
+        click.option("--fencing", is_flag=True,
+                     help="Lock workload: the protected resource refuses tokens lower than one it saw."),
         click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
         click.option("--fail-on", default="anomaly", show_default=True, metavar="anomaly|never|FIGURE",
                      help="Exit 1 when: anomaly = any run invalid; FIGURE (e.g. lost) = a checker figure "
@@ -231,7 +235,8 @@ def spec_from_options(argv: list[str], **o) -> TestSpec:
         redis_conf=parse_settings(o["redis_conf"], "--redis-conf"),
         sentinel_conf=parse_settings(o["sentinel_conf"], "--sentinel-conf"),
         wait=parse_wait(o["wait_"]), seed=o["seed"] if o["seed"] is not None else random.randrange(1 << 31),
-        client_timeout=o["client_timeout"], consistency_model=o["consistency_model"], results_dir=o["results_dir"], argv=argv,
+        client_timeout=o["client_timeout"], consistency_model=o["consistency_model"],
+        lock_impl=o["lock_impl"], fencing=o["fencing"], results_dir=o["results_dir"], argv=argv,
         **({"name": o["name"]} if o.get("name") else {}), keep=o.get("keep", False))
     check_fail_on(o["fail_on"], [f for c in workload_for(spec).checkers() for f in c.figures])
     return spec

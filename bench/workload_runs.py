@@ -1,5 +1,6 @@
-"""The measured figures of the `counter`, `queue`, `replica-read` and `append` workloads
-(README sections "Counters", "Streams queues", "Reads from replicas", "Transactions"):
+"""The measured figures of the `counter`, `queue`, `replica-read`, `append` and `lock`
+workloads (README sections "Counters", "Streams queues", "Reads from replicas",
+"Transactions", "Is my Redis lock safe?"):
 Sentinel Case II by default and with `--wait 1:100`, fault-free runs on every topology, a
 replica cut off from replication (`isolate-replica`) for partitions of 5, 10 and 20 s, and
 for `append` a Cluster primary cut off. Each run goes through the CLI; one line per run
@@ -48,6 +49,28 @@ RUNS["append-cluster-isolate-primary"] = ("append", CLUSTER_CUT, 3)
 for t in TOPOLOGIES:
     RUNS[f"append-no-faults-{t}"] = ("append", ["-t", t, "--time-limit", "30"], 5)
 
+# Locks (README "Is my Redis lock safe?"). Leases are 10 s, holds 5 ms-8 s.
+LOCK_CASE_II = [*CASE_II[:4], "--time-limit", "60", "--nemesis-interval", "12", "--keys", "2", "-c", "6"]
+RUNS["lock-case-ii-redis-py"] = ("lock", LOCK_CASE_II, 3)
+RUNS["lock-case-ii-fenced"] = ("lock", [*LOCK_CASE_II, "--lock-impl", "fenced"], 1)
+RUNS["lock-case-ii-fenced-fencing"] = ("lock", [*LOCK_CASE_II, "--lock-impl", "fenced", "--fencing"], 1)
+REDLOCK = ["-t", "independent", "--lock-impl", "redlock", "--keys", "1", "-c", "8", "--time-limit", "60"]
+RUNS["lock-redlock-isolate-node+clock-jump"] = ("lock", [*REDLOCK, "-n", "isolate-node,clock-jump",
+                                                         "--nemesis-overlap", "--nemesis-interval", "1"], 5)
+RUNS["lock-redlock-clock-jump"] = ("lock", [*REDLOCK, "-n", "clock-jump", "--nemesis-interval", "1"], 3)
+RUNS["lock-redlock-isolate-node"] = ("lock", [*REDLOCK, "-n", "isolate-node", "--nemesis-interval", "1"], 5)
+RUNS["lock-redlock-restart-fast"] = ("lock", [*REDLOCK, "-n", "restart-fast", "--nemesis-interval", "1"], 2)
+RUNS["lock-redlock-no-faults"] = ("lock", REDLOCK, 5)
+PAUSE = ["--keys", "1", "-c", "6", "--time-limit", "45", "-n", "pause-client", "--nemesis-interval", "5"]
+RUNS["lock-pause-redis-py"] = ("lock", ["-t", "sentinel", *PAUSE], 2)
+RUNS["lock-pause-redlock"] = ("lock", ["-t", "independent", "--lock-impl", "redlock", *PAUSE], 2)
+RUNS["lock-pause-fenced"] = ("lock", ["-t", "sentinel", "--lock-impl", "fenced", *PAUSE], 2)
+RUNS["lock-pause-fenced-fencing"] = ("lock", ["-t", "sentinel", "--lock-impl", "fenced", "--fencing", *PAUSE], 2)
+for impl in ("redis-py", "fenced"):
+    for t in (*TOPOLOGIES, "independent"):
+        RUNS[f"lock-no-faults-{impl}-{t}"] = ("lock", ["-t", t, "--lock-impl", impl, "--keys", "2", "-c", "6",
+                                                       "--time-limit", "20"], 5)
+
 #: Details worth a line beside the figures, per checker.
 DETAILS = {
     "counter": ("attempted_sum", "info_count", "reads_below_count", "reads_above_count",
@@ -56,6 +79,7 @@ DETAILS = {
               "enqueued_by_window"),
     "staleness": ("per_node", "by_window"),
     "list-append": ("anomaly_types", "strongest_model", "ok_count", "info_count", "fail_count"),
+    "mutex": ("attempts", "busy", "ambiguous_acquires", "writes"),
 }
 
 

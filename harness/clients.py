@@ -10,6 +10,8 @@ Where each key's primary is, is the topology's business (`Topology.route`): Sent
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,16 +31,72 @@ class Reply:
     values: list[Any] = field(default_factory=list)   # every command's reply, in order
 
 
+class ClientPauses:
+    """Client stalls the nemesis asks for (a GC pause, Kleppmann's example) and the
+    workers take at the points where a workload says a stall would hurt
+    (`Session.pause_point`). Shared by the nemesis's thread and the workers' loop.
+
+    `arm(extra_s)`: the next client to reach a pause point stalls for the time it names
+    (e.g. what is left of its lock's lease) plus `extra_s`. `release()` ends every stall
+    and disarms. Every stall taken is kept as {"process", "start", "end"} (history ns).
+    """
+
+    def __init__(self, now: Any = time.monotonic_ns):
+        self._lock = threading.Lock()
+        self._armed: float | None = None
+        self._cancel = threading.Event()
+        self.now = now
+        self.taken: list[dict[str, Any]] = []
+
+    def arm(self, extra_s: float) -> None:
+        with self._lock:
+            self._cancel.clear()
+            self._armed = extra_s
+
+    def release(self) -> None:
+        with self._lock:
+            self._armed = None
+            self._cancel.set()
+
+    def last(self) -> dict[str, Any] | None:
+        with self._lock:
+            return dict(self.taken[-1]) if self.taken else None
+
+    async def pause_point(self, process: int, hint_s: float) -> float:
+        """Stall here if a pause is armed: for `hint_s` + the armed extra, or until
+        released. Returns the seconds stalled."""
+        with self._lock:
+            extra, self._armed = self._armed, None
+            if extra is None:
+                return 0.0
+            entry = {"process": process, "start": self.now(), "end": None,
+                     "planned_s": round(max(0.0, hint_s) + extra, 3)}
+            self.taken.append(entry)
+        t0 = time.monotonic()
+        deadline = t0 + entry["planned_s"]
+        while time.monotonic() < deadline and not self._cancel.is_set():
+            await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        with self._lock:
+            entry["end"] = self.now()
+        return time.monotonic() - t0
+
+
 class Session:
     """One logical process's connections to the deployment (asyncio: all workers share one
     event loop, which is ~2.5x the throughput of a thread per worker with redis-py)."""
 
-    def __init__(self, topo: Topology, timeout: float, process: int = -1):
+    def __init__(self, topo: Topology, timeout: float, process: int = -1,
+                 pauses: ClientPauses | None = None):
         self.topo = topo
         self.timeout = timeout
         self.process = process       # the logical process it serves (-1: the harness's own)
+        self.pauses = pauses or ClientPauses()
         self.route = topo.route(timeout)
         self._replicas: Any = None      # made on the first read from a replica
+
+    async def pause_point(self, hint_s: float = 0.0) -> float:
+        """Where a stall of this client would hurt: takes a pause the nemesis armed."""
+        return await self.pauses.pause_point(self.process, hint_s)
 
     def replica_route(self) -> Any:
         if self._replicas is None:

@@ -165,6 +165,9 @@ class Workload(ABC):
     """
 
     name: ClassVar[str] = "workload"
+    #: Services it needs beside the topology's nodes (e.g. "resource": a Redis no fault
+    #: touches, reached as `topology.resource`).
+    services: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: "TestSpec", topology: Any, rng: Any):
         self.spec = spec

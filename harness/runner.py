@@ -90,12 +90,12 @@ class Run:
         """Validates everything before any side effect (the spec checked its own values
         when it was built). `topology`: run against one that is already up (benchmarks);
         it is then neither started nor removed by the run."""
-        workload_for(spec)
+        needs = workload_for(spec).services
         check_names(spec.nemesis)
         self.spec = spec
         self.out = out
         self.external = topology
-        self.topo = topology or new_topology(spec.topology, spec.redis_conf, spec.sentinel_conf)
+        self.topo = topology or new_topology(spec.topology, spec.redis_conf, spec.sentinel_conf, needs)
         self.phase = "setup"
         self.t0 = time.monotonic()
         self.nemesis: Nemesis | None = None
@@ -170,7 +170,8 @@ class Run:
         ctx = NemesisContext(topo, history, random.Random(spec.seed + 1))
         self.nemesis = Nemesis(build_faults(spec.nemesis, ctx), ctx, spec.nemesis_interval,
                                spec.nemesis_overlap)
-        self.workers = Workers(workload, topo, history, spec.concurrency, spec.rate, spec.client_timeout)
+        self.workers = Workers(workload, topo, history, spec.concurrency, spec.rate, spec.client_timeout,
+                               ctx.pauses)
         history.start_ns = time.monotonic_ns()
         self.phase = "workload"
         self.workers.start()

@@ -178,6 +178,8 @@ class TestSpec:
     converge_timeout: float = 60.0
     check_time_limit: float = 60.0
     consistency_model: str = "strict-serializable"   # what transactional checkers judge against
+    lock_impl: str = "redis-py"       # the locking code the lock workload tests
+    fencing: bool = False             # the lock workload's resource checks fencing tokens
     name: str = ""
     results_dir: str = "results"
     keep: bool = False
@@ -185,13 +187,13 @@ class TestSpec:
 
     def __post_init__(self) -> None:
         """Check every field (types too: a test.json is read back into a spec)."""
-        for f in ("topology", "workload", "consistency_model"):
+        for f in ("topology", "workload", "consistency_model", "lock_impl"):
             if not isinstance(getattr(self, f), str) or not getattr(self, f):
                 raise UsageError(f"{option_name(f)} {str(getattr(self, f))[:60]!r}: expected a name")
         self.nemesis = _strings("--nemesis", self.nemesis, FAULT_NAME)
         for f, rng in RANGES.items():
             setattr(self, f, rng.check(option_name(f), getattr(self, f), text=False))
-        for f in ("nemesis_overlap", "keep"):
+        for f in ("nemesis_overlap", "keep", "fencing"):
             if not isinstance(getattr(self, f), bool):
                 raise UsageError(f"{option_name(f)}: expected true or false, got {getattr(self, f)!r:.40}")
         self.redis_conf = _settings("--redis-conf", self.redis_conf)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .clients import Session
+from .clients import ClientPauses, Session
 from .history import HistoryWriter
 from .replies import classify
 from .roles import Workload
@@ -38,8 +38,9 @@ class Workers:
     """`concurrency` client processes driving `workload` until `stop` is set."""
 
     def __init__(self, workload: Workload, topo: Topology, history: HistoryWriter, concurrency: int,
-                 rate: float, timeout: float):
+                 rate: float, timeout: float, pauses: ClientPauses | None = None):
         self.workload = workload
+        self.pauses = pauses or ClientPauses()
         self.topo = topo
         self.history = history
         self.concurrency = concurrency
@@ -78,7 +79,7 @@ class Workers:
 
     async def _worker(self, process: int) -> None:
         workload, history = self.workload, self.history
-        session = Session(self.topo, self.timeout, process)
+        session = Session(self.topo, self.timeout, process, self.pauses)
         next_at = time.monotonic()
         try:
             while not self.stop.is_set():
@@ -109,7 +110,7 @@ class Workers:
                     # fresh process, with fresh connections, takes its place.
                     await session.close()
                     process = self._new_process()
-                    session = Session(self.topo, self.timeout, process)
+                    session = Session(self.topo, self.timeout, process, self.pauses)
         finally:
             await session.close()
 

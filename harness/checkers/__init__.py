@@ -9,6 +9,7 @@ from ..roles import Checker
 from .counter import CounterChecker
 from .linearizability import Linearizability
 from .list_append import ListAppendChecker
+from .mutex import MutexChecker
 from .queue import QueueChecker
 from .set_full import SetChecker
 from .staleness import StalenessChecker
@@ -20,4 +21,5 @@ CHECKERS: dict[str, type[Checker]] = {
     "queue": QueueChecker,
     "staleness": StalenessChecker,
     "list-append": ListAppendChecker,
+    "mutex": MutexChecker,
 }

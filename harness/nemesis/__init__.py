@@ -10,15 +10,17 @@ from ..roles import Fault
 from .clock import ClockFault
 from .failover import FailoverFault
 from .partition import SHAPES, PartitionFault
+from .pause_client import PauseClientFault
 from .process import NAMES as PROCESS_NAMES, ProcessFault, RestartFastFault
 from .schedule import Nemesis, NemesisContext
 
 NEMESES: dict[str, type[Fault]] = {"partition": PartitionFault}
 NEMESES.update({shape: PartitionFault for shape in SHAPES})
-NEMESES.update({name: ClockFault for name in ("clock", "clock-bump", "clock-strobe", "clock-reset")})
+NEMESES.update({name: ClockFault for name in ("clock", "clock-bump", "clock-jump", "clock-strobe", "clock-reset")})
 NEMESES.update({name: ProcessFault for name in PROCESS_NAMES if name != "restart-fast"})
 NEMESES["restart-fast"] = RestartFastFault
 NEMESES["failover"] = FailoverFault
+NEMESES["pause-client"] = PauseClientFault
 
 
 def check_names(names: list[str]) -> None:

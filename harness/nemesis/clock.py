@@ -8,6 +8,9 @@ wall-clock time moves (CLOCK_MONOTONIC stays real), as with an NTP step. Names:
                    (log-uniform: small skews are as likely as large ones); stop() resets them
     clock-strobe   a thread flips an offset on and off on a random subset of nodes every
                    200–500 ms for 3–6 s, then resets; stop() ends it early and resets
+    clock-jump     a forward jump of +(10 s .. 5 min) on a minority of the primaries (at
+                   least one: the node that holds the keys, 2 of 5 independent masters),
+                   which expires keys early (lock leases); stop() resets them
     clock-reset    every offset back to 0 (a single event; stop() does nothing)
     clock          a random one of clock-bump / clock-strobe at each start
 
@@ -42,6 +45,7 @@ from ..topology import Node, Topology
 
 MIN_OFFSET_S = 0.1
 MAX_OFFSET_S = 300.0
+MIN_JUMP_S = 10.0            # clock-jump: longer than any lease a lock workload takes
 TOLERANCE_MS = 40.0          # a measured offset this close to the target counts as in force
 EFFECT_TIMEOUT_S = 4.0       # libfaketime re-reads the file at most every second
 TILT_POLL_S = 0.5
@@ -301,7 +305,8 @@ class ClockFault(Fault):
 
     def __init__(self, ctx, name: str):
         super().__init__(ctx, name)
-        self.modes = {"clock": ("bump", "strobe"), "clock-bump": ("bump",), "clock-strobe": ("strobe",),
+        self.modes = {"clock": ("bump", "strobe"), "clock-bump": ("bump",), "clock-jump": ("jump",),
+                      "clock-strobe": ("strobe",),
                       "clock-reset": ("reset",)}[name]
         self.state = state_of(ctx)
         self.mode: str | None = None
@@ -323,6 +328,13 @@ class ClockFault(Fault):
         if self.mode == "reset":
             self.skewed = []
             return {"mode": "reset", **st.reset("clock-reset")}
+        if self.mode == "jump":
+            prims = sorted(n.name for n in (self.ctx.topology.primaries() or self.ctx.topology.nodes))
+            nodes = sorted(rng.sample(prims, max(1, (len(prims) - 1) // 2)))
+            self.skewed = nodes
+            offsets = {n: round(math.exp(rng.uniform(math.log(MIN_JUMP_S), math.log(MAX_OFFSET_S))), 3)
+                       for n in nodes}
+            return {"mode": "jump", "offsets_s": offsets, **st.change(offsets, "clock-jump")}
         nodes = self._subset()
         self.skewed = nodes
         if self.mode == "bump":

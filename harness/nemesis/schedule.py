@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..clients import ClientPauses
 from ..errors import UsageError
 from ..history import NEMESIS, HistoryWriter
 from ..roles import Fault
@@ -24,6 +25,11 @@ class NemesisContext:
     topology: Topology
     history: HistoryWriter
     rng: random.Random
+    #: Stalls of client tasks (the `pause-client` fault arms them, the workers take them).
+    pauses: ClientPauses = field(default_factory=ClientPauses)
+
+    def __post_init__(self) -> None:
+        self.pauses.now = self.history.now     # stalls are placed on the history's clock
 
     def record(self, f: str, value: Any, type: str = "info") -> None:
         self.history.append({"process": NEMESIS, "type": type, "f": f, "value": value})

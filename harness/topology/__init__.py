@@ -13,6 +13,7 @@ from ..engine import LABEL, down_all, list_projects, project_containers
 from ..errors import UsageError
 from .base import Node, Route, Topology
 from .cluster import ClusterTopology
+from .independent import IndependentTopology
 from .replicated import ReplicatedTopology
 from .sentinel import SentinelTopology
 
@@ -20,6 +21,7 @@ TOPOLOGIES: dict[str, type[Topology]] = {
     "sentinel": SentinelTopology,
     "cluster": ClusterTopology,
     "replicated": ReplicatedTopology,
+    "independent": IndependentTopology,
 }
 
 
@@ -31,12 +33,15 @@ def topology_class(kind: str) -> type[Topology]:
 
 
 def new_topology(kind: str, redis_conf: dict[str, str] | None = None,
-                 sentinel_conf: dict[str, str] | None = None) -> Topology:
-    """A topology of `kind` with its settings checked; nothing is started yet."""
+                 sentinel_conf: dict[str, str] | None = None, extras: tuple[str, ...] = ()) -> Topology:
+    """A topology of `kind` with its settings checked; nothing is started yet. `extras`:
+    the services a workload needs beside the nodes (`Workload.services`)."""
     cls = topology_class(kind)
     cls.validate(dict(redis_conf or {}), dict(sentinel_conf or {}))
-    return cls(f"splitbrain-{kind}-{secrets.token_hex(3)}", "", dict(redis_conf or {}),
+    topo = cls(f"splitbrain-{kind}-{secrets.token_hex(3)}", "", dict(redis_conf or {}),
                dict(sentinel_conf or {}))
+    topo.extras = tuple(extras)
+    return topo
 
 
 def attach(project: str) -> Topology:

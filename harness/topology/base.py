@@ -70,6 +70,10 @@ class Topology(ABC):
     redis_conf: dict[str, str] = field(default_factory=dict)
     sentinel_conf: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
+    #: Services beside the nodes that a workload asked for ("resource": a standalone Redis
+    #: no fault touches, `resource.yml`), and the resource's node once it is up.
+    extras: tuple[str, ...] = ()
+    resource: Node | None = None
 
     kind: ClassVar[str] = ""
     #: The daemons every node runs ("redis", "sentinel"): what heal makes sure is running.
@@ -123,13 +127,14 @@ class Topology(ABC):
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(SB_PROJECT=self.project, SB_SUBNET=self.subnet, SB_IMAGE=NODE_IMAGE,
+        env.update(SB_PROJECT=self.project, SB_SUBNET=self.subnet, SB_IMAGE=NODE_IMAGE, SB_TOPOLOGY=self.kind,
                    SB_REDIS_CONF="\n".join(conf_line(k, v) for k, v in self.redis_conf.items()))
         env.update(self.compose_env())
         return env
 
     def compose(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        cmd = ["docker", "compose", "-p", self.project, "-f", self.compose_file(), *args]
+        files = [self.compose_file(), *(str(compose_dir() / f"{x}.yml") for x in self.extras)]
+        cmd = ["docker", "compose", "-p", self.project, *(a for f in files for a in ("-f", f)), *args]
         try:
             proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, timeout=timeout)
         except FileNotFoundError:
@@ -180,6 +185,9 @@ class Topology(ABC):
             nets = c.attrs["NetworkSettings"]["Networks"]
             ip = next((n.get("IPAddress") or (n.get("IPAMConfig") or {}).get("IPv4Address")
                        for n in nets.values()), "")
+            if service in ("resource",):     # never a node: no fault, health check or status
+                self.resource = Node(service, ip, c)
+                continue
             nodes.append(Node(service, ip, c))
         nodes.sort(key=lambda n: int(n.name[1:]) if n.name[1:].isdigit() else 0)
         self.nodes = nodes
@@ -282,6 +290,8 @@ class Topology(ABC):
         problems: list[str] = []
         while time.monotonic() < deadline:
             problems = self.problems()
+            if self.resource is not None and self.info(self.resource) is None:
+                problems.append(f"resource ({self.resource.ip}): Redis does not answer")
             if not problems:
                 return
             config_error = self.config_error()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..roles import Workload
 from .append import AppendWorkload
 from .counter import CounterWorkload
+from .lock import LockWorkload
 from .queue import QueueWorkload
 from .register import RegisterWorkload
 from .replica_read import ReplicaReadWorkload
@@ -19,4 +20,5 @@ WORKLOADS: dict[str, type[Workload]] = {
     "queue": QueueWorkload,
     "replica-read": ReplicaReadWorkload,
     "append": AppendWorkload,
+    "lock": LockWorkload,
 }
