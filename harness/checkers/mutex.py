@@ -259,6 +259,30 @@ class MutexChecker(Checker):
                     marks.append({"t": t, "p": side.get("process"), "name": "overlapping holders",
                                   "text": f"{o.get('lock')}: held by processes {side.get('process')} and "
                                           f"{other.get('process')} at once for {o.get('ms')} ms"})
+        charts = [run.xy_chart("the overlapping holders' holds", "seconds since start", "process",
+                               self._hold_lines(d.get("overlaps") or [], run), mode="lines")] if rows else []
         corrupted = [[c.get("lock"), c.get("position"), c.get("hold"), c.get("process"), c.get("after"), c.get("why")]
                      for c in d.get("corrupted") or [] if isinstance(c, dict)]
-        return {"overlaps": rows, "marks": marks, "corrupted": corrupted}
+        return {"overlaps": rows, "marks": marks, "corrupted": corrupted, "charts": charts}
+
+    @staticmethod
+    def _hold_lines(overlaps: list[Any], run: Any) -> list[dict[str, Any]]:
+        """One line per holder of the first overlaps, at its process's height: while it
+        believed it held the lock, and after (until its late write)."""
+        believed: dict[str, list] = {"x": [], "y": []}
+        after: dict[str, list] = {"x": [], "y": []}
+        seen = set()
+        for o in overlaps[:20]:
+            for side in (o.get("first"), o.get("second")) if isinstance(o, dict) else ():
+                if not isinstance(side, dict) or side.get("hold") in seen:
+                    continue
+                seen.add(side.get("hold"))
+                a, b, c = (run.seconds(side.get(k)) for k in ("acquired_at", "believed_until", "acted_until"))
+                if a is None or b is None:
+                    continue
+                believed["x"] += [a, max(a, b), None]
+                believed["y"] += [side.get("process")] * 2 + [None]
+                if c is not None and c > b:
+                    after["x"] += [b, c, None]
+                    after["y"] += [side.get("process")] * 2 + [None]
+        return [{"name": "believed it held the lock", **believed}, {"name": "acted after its lease", **after}]
