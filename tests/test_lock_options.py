@@ -91,3 +91,18 @@ def test_pause_client_fault_waits_for_a_taker_and_outlasts_the_lease(tmp_path):
     kinds = [(o["f"], o["type"]) for o in read_history(tmp_path / "history.jsonl")]
     assert kinds == [("start-pause-client", "invoke"), ("start-pause-client", "info"),
                      ("stop-pause-client", "invoke"), ("stop-pause-client", "info")]
+
+
+def test_the_harness_gives_up_on_an_unreachable_node_at_once():
+    """redis-py's default is 10 retries with backoff: one look at a node cut off from the
+    harness (the clock fault measuring a partitioned node) took over 10 s."""
+    import redis
+
+    from harness.topology import Node
+    from harness.topology.replicated import ReplicatedTopology
+
+    r = ReplicatedTopology("splitbrain-test").redis(Node("n1", "127.0.0.1", None), port=1, timeout=0.3)
+    t = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        r.ping()
+    assert time.monotonic() - t < 0.5

@@ -204,6 +204,11 @@ def test_the_result_names_both_holders_and_the_fault_of_the_grant():
     # the grant was made during the partition; the overlap began after it healed
     assert "partition isolate-primary-with-clients #1" in r.details["overlaps"][0]["window"]
     assert "process 0" in r.explanation and "process 1" in r.explanation and "n3" in r.explanation
+    assert [(c.name, c.status) for c in r.junit_cases()] == [
+        ("mutex: no two clients hold a lock at once", "failure"),
+        ("mutex: the resource accepted writes in grant order", "passed")]
+    unread = MutexChecker().check(h.sorted(), None, TestSpec(workload="lock")).junit_cases()
+    assert unread[1].status == "error" and "not judged" in unread[1].message
 
 
 # ----------------------------------------------------------------- generated schedules

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..history import fault_windows, pair_ops
-from ..roles import Checker, CheckResult, Figure
+from ..roles import Checker, CheckResult, Figure, JUnitCase
 from .windows import NO_FAULT, window_label
 
 EXAMPLES = 50      # overlaps and corrupted writes kept in details
@@ -208,6 +208,21 @@ def explain(o: dict[str, Any]) -> str:
             f"{o['ms'] / 1000:.3f}s ({o['kind']}; faults since the first grant: {o['window']})")
 
 
+def junit_cases(r: dict[str, Any]) -> list[JUnitCase]:
+    """One case per property: mutual exclusion of the holders, and the resource's order."""
+    cases = [JUnitCase("mutex: no two clients hold a lock at once", "failure" if r["overlap_count"] else "passed",
+                       f"{r['overlap_count']:,} overlapping holders" if r["overlap_count"] else "",
+                       explain(r["overlaps"][0]) if r["overlaps"] else "")]
+    name = "mutex: the resource accepted writes in grant order"
+    if r["corrupted_count"]:
+        cases.append(JUnitCase(name, "failure", f"{r['corrupted_count']:,} corrupted writes"))
+    elif r["resource_error"]:
+        cases.append(JUnitCase(name, "error", f"not judged: {r['resource_error']}"))
+    else:
+        cases.append(JUnitCase(name, "passed"))
+    return cases
+
+
 class MutexChecker(Checker):
     """Mutual exclusion of lock holders, and what the protected resource accepted."""
 
@@ -240,7 +255,7 @@ class MutexChecker(Checker):
         if r["late_writes"]:
             parts.append(f"{r['late_writes']} written after the lease")
         details = {k: v for k, v in r.items() if k != "valid"}
-        return CheckResult(self.name, r["valid"], ", ".join(parts), figures, details,
+        return CheckResult(self.name, r["valid"], ", ".join(parts), figures, details, junit_cases(r),
                            explanation=explain(r["overlaps"][0]) if r["overlaps"] else "")
 
     def view(self, result: CheckResult, run: Any) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..engine import LABEL, docker_client, project_containers
 from ..errors import EnvironmentProblem, UsageError
@@ -214,8 +216,10 @@ class Topology(ABC):
         raise KeyError(name_or_ip)
 
     def redis(self, node: Node, port: int = 6379, timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
-        return redis.Redis(host=node.ip, port=port, socket_timeout=timeout,
-                           socket_connect_timeout=timeout, decode_responses=True)
+        # No retries: redis-py's default (10, with backoff up to 10 s) turns one look at a
+        # node cut off from the harness into a wait of many seconds.
+        return redis.Redis(host=node.ip, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
+                           retry=Retry(NoBackoff(), 0), decode_responses=True)
 
     def exec(self, node: Node, cmd: list[str] | str, check: bool = False) -> tuple[int, str]:
         """Run a command inside a node (not under libfaketime). Returns (exit code, output)."""

@@ -30,6 +30,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..checkers.mutex import MutexChecker
 from ..clients import Session
@@ -141,8 +143,9 @@ class LockWorkload(Workload):
 
     def _resource_client(self) -> Any:
         if self._resource is None:     # made in the workers' event loop, on first use
-            self._resource = aioredis.Redis(host=self.topo.resource.ip, socket_timeout=5,
-                                            socket_connect_timeout=5, decode_responses=True)
+            # Never retried: a write sent twice would be two entries.
+            self._resource = aioredis.Redis(host=self.topo.resource.ip, socket_timeout=5, socket_connect_timeout=5,
+                                            retry=Retry(NoBackoff(), 0), decode_responses=True)
         return self._resource
 
     # ------------------------------------------------------------ final reads
