@@ -57,10 +57,13 @@ RUNS["lock-case-ii-fenced-fencing"] = ("lock", [*LOCK_CASE_II, "--lock-impl", "f
 REDLOCK = ["-t", "independent", "--lock-impl", "redlock", "--keys", "1", "-c", "8", "--time-limit", "60"]
 RUNS["lock-redlock-isolate-node+clock-jump"] = ("lock", [*REDLOCK, "-n", "isolate-node,clock-jump",
                                                          "--nemesis-overlap", "--nemesis-interval", "1"], 5)
-RUNS["lock-redlock-clock-jump"] = ("lock", [*REDLOCK, "-n", "clock-jump", "--nemesis-interval", "1"], 3)
+RUNS["lock-redlock-clock-jump"] = ("lock", [*REDLOCK, "-n", "clock-jump", "--nemesis-interval", "1"], 5)
 RUNS["lock-redlock-isolate-node"] = ("lock", [*REDLOCK, "-n", "isolate-node", "--nemesis-interval", "1"], 5)
 RUNS["lock-redlock-restart-fast"] = ("lock", [*REDLOCK, "-n", "restart-fast", "--nemesis-interval", "1"], 2)
 RUNS["lock-redlock-no-faults"] = ("lock", REDLOCK, 5)
+JUMP = ["--keys", "1", "-c", "6", "--time-limit", "60", "-n", "clock-jump", "--nemesis-interval", "3"]
+RUNS["lock-clock-jump-redis-py"] = ("lock", ["-t", "sentinel", *JUMP], 2)
+RUNS["lock-clock-jump-fenced-fencing"] = ("lock", ["-t", "sentinel", "--lock-impl", "fenced", "--fencing", *JUMP], 1)
 PAUSE = ["--keys", "1", "-c", "6", "--time-limit", "45", "-n", "pause-client", "--nemesis-interval", "5"]
 RUNS["lock-pause-redis-py"] = ("lock", ["-t", "sentinel", *PAUSE], 2)
 RUNS["lock-pause-redlock"] = ("lock", ["-t", "independent", "--lock-impl", "redlock", *PAUSE], 2)

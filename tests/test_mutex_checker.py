@@ -267,3 +267,15 @@ def test_generated_schedules_match_the_reference(sched):
     if len(want) <= 50:
         assert got == want
     assert r["valid"] is (not want)
+
+
+def test_a_fault_counts_from_its_invoke_a_clock_jump_bites_before_it_is_measured():
+    h = H()
+    h.hold(0, "L0", 0, rel=5000)
+    h.ops.append({"index": 0, "time": 1000 * MS, "process": "nemesis", "type": "invoke", "f": "start-clock",
+                  "value": None})
+    h.hold(1, "L0", 2000, rel=2500)
+    h.ops.append({"index": 0, "time": 3000 * MS, "process": "nemesis", "type": "info", "f": "start-clock",
+                  "value": {"mode": "jump"}})
+    r = check(h.sorted(), res())
+    assert r["overlap_count"] == 1 and r["overlaps"][0]["window"].startswith("clock #1")

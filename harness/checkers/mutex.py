@@ -157,11 +157,12 @@ def check(history: list[dict[str, Any]], final: dict[str, Any] | None) -> dict[s
         if h["token"] is not None:
             tokens[(h["lock"], h["token"])] = tokens.get((h["lock"], h["token"]), 0) + 1
     for o in overlaps:
-        # The faults in force from the first grant to the end of the overlap: a grant made
-        # during a partition and overlapped after it healed names that partition.
+        # The faults at work from the first grant to the end of the overlap: a grant made
+        # during a partition and overlapped after it healed names that partition; a fault
+        # counts from its invoke (a clock jump bites before it is measured in force).
         since = holds[o["first"]]["acquired"]
-        o["window"] = ", ".join([lab for w, lab in zip(windows, labels) if w["start"] <= o["end"] and w["end"] >= since]
-                                or [NO_FAULT])
+        o["window"] = ", ".join([lab for w, lab in zip(windows, labels)
+                                 if w.get("invoked", w["start"]) <= o["end"] and w["end"] >= since] or [NO_FAULT])
         for side in ("first", "second"):
             h = holds[o[side]]
             o[side] = {"hold": h["hold"], "process": h["process"], "granted_by": h["granted_by"],
