@@ -63,7 +63,6 @@ class LockWorkload(Workload):
         self.impl = impl(topology, spec.client_timeout, spec.concurrency) if topology is not None else None
         self.locks = [f"L{i}" for i in range(spec.keys)]
         self.state: dict[int, dict[str, Any]] = {}     # process → where it is in its loop
-        self.holds = 0
         self._resource: Any = None
 
     def checkers(self) -> list[Checker]:
@@ -113,7 +112,6 @@ class LockWorkload(Workload):
         st.update(phase="hold", grant=grant, hold=f"{session.process}.{st['n']}",
                   until=t0 + grant.validity_ms / 1000)
         st.pop("since", None)
-        self.holds += 1
         return {"hold": st["hold"], **grant.to_json()}, ",".join(grant.granted_by)
 
     async def _hold(self, session: Session, st: dict[str, Any], ms: float) -> tuple[Any, str]:

@@ -80,9 +80,6 @@ class LockImpl(ABC):
     async def release(self, session: Any, grant: Grant) -> bool:
         """Give it back: False if it was no longer held under this grant."""
 
-    async def close(self) -> None:
-        """Free what it holds (called once, at the end of the workload)."""
-
 
 # ------------------------------------------------------------------ redis-py's Lock
 
@@ -202,10 +199,6 @@ class PotteryRedlock(LockImpl):
             return False
         except QuorumIsImpossible as e:
             raise Failed(f"quorum impossible: {len(e.redis_errors)} masters failed") from None
-
-    async def close(self) -> None:
-        for client in self.masters.values():
-            await client.aclose()
 
 
 LOCK_IMPLS: dict[str, type[LockImpl]] = {c.name: c for c in (RedisPyLock, PotteryRedlock, FencedLock)}
