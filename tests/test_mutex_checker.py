@@ -279,3 +279,16 @@ def test_a_fault_counts_from_its_invoke_a_clock_jump_bites_before_it_is_measured
                   "value": {"mode": "jump"}})
     r = check(h.sorted(), res())
     assert r["overlap_count"] == 1 and r["overlaps"][0]["window"].startswith("clock #1")
+
+
+def test_with_no_fault_at_work_the_last_one_before_the_first_grant_is_named():
+    h = H()
+    h.ops.append({"index": 0, "time": 0, "process": "nemesis", "type": "info", "f": "start-partition",
+                  "value": {"shape": "isolate-primary-with-clients"}})
+    h.ops.append({"index": 0, "time": 1000 * MS, "process": "nemesis", "type": "info", "f": "stop-partition",
+                  "value": {}})
+    h.hold(0, "L0", 3000, rel=5000)
+    h.hold(1, "L0", 4000, rel=4500)
+    r = check(h.sorted(), res())
+    assert r["overlaps"][0]["window"] == ("no fault (the last, partition isolate-primary-with-clients #1 "
+                                          "(0.0-1.0s), ended 2.0s before the first grant)")

@@ -161,8 +161,13 @@ def check(history: list[dict[str, Any]], final: dict[str, Any] | None) -> dict[s
         # during a partition and overlapped after it healed names that partition; a fault
         # counts from its invoke (a clock jump bites before it is measured in force).
         since = holds[o["first"]]["acquired"]
-        o["window"] = ", ".join([lab for w, lab in zip(windows, labels)
-                                 if w.get("invoked", w["start"]) <= o["end"] and w["end"] >= since] or [NO_FAULT])
+        at_work = [lab for w, lab in zip(windows, labels) if w.get("invoked", w["start"]) <= o["end"] and w["end"] >= since]
+        before = [(w["end"], lab) for w, lab in zip(windows, labels) if w["end"] < since]
+        # None at work: the last one before may still explain it (an old primary keeps
+        # granting until Sentinel demotes it, seconds after a partition heals).
+        o["window"] = ", ".join(at_work) if at_work else NO_FAULT + (
+            f" (the last, {max(before)[1]}, ended {(since - max(before)[0]) / 1e9:.1f}s before the first grant)"
+            if before else "")
         for side in ("first", "second"):
             h = holds[o[side]]
             o[side] = {"hold": h["hold"], "process": h["process"], "granted_by": h["granted_by"],
