@@ -60,7 +60,7 @@ class LockWorkload(Workload):
     def __init__(self, spec, topology, rng: random.Random):
         super().__init__(spec, topology, random.Random(rng.random()))
         impl = lock_impl_class(spec.lock_impl, spec.topology, spec.fencing)
-        self.impl = impl(topology, spec.client_timeout, spec.concurrency) if topology is not None else None
+        self.impl = impl(topology, spec.client_timeout) if topology is not None else None
         self.locks = [f"L{i}" for i in range(spec.keys)]
         self.state: dict[int, dict[str, Any]] = {}     # process → where it is in its loop
         self._resource: Any = None

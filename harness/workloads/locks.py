@@ -68,7 +68,7 @@ class LockImpl(ABC):
     #: The topologies it runs on (None: any).
     topologies: ClassVar[tuple[str, ...] | None] = None
 
-    def __init__(self, topo: Any, timeout: float, concurrency: int):
+    def __init__(self, topo: Any, timeout: float):
         self.topo = topo
         self.timeout = timeout
 
@@ -160,8 +160,8 @@ class PotteryRedlock(LockImpl):
     name = "redlock"
     topologies = ("independent",)
 
-    def __init__(self, topo: Any, timeout: float, concurrency: int):
-        super().__init__(topo, timeout, concurrency)
+    def __init__(self, topo: Any, timeout: float):
+        super().__init__(topo, timeout)
         self.masters: dict[str, Any] = {}      # made in the workers' event loop, on first use
 
     def _masters(self) -> dict[str, Any]:
