@@ -60,7 +60,7 @@ class ClientPauses:
 
     def last(self) -> dict[str, Any] | None:
         with self._lock:
-            return dict(self.taken[-1]) if self.taken else None
+            return self.taken[-1] if self.taken else None
 
     async def pause_point(self, process: int, hint_s: float) -> float:
         """Stall here if a pause is armed: for `hint_s` + the armed extra, or until

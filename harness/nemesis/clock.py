@@ -56,8 +56,12 @@ def fmt_offset(seconds: float) -> str:
     return f"{'+' if seconds >= 0 else '-'}{abs(seconds):.3f}s"
 
 
+def log_uniform(rng, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
 def random_offset(rng) -> float:
-    magnitude = math.exp(rng.uniform(math.log(MIN_OFFSET_S), math.log(MAX_OFFSET_S)))
+    magnitude = log_uniform(rng, MIN_OFFSET_S, MAX_OFFSET_S)
     return round(rng.choice((-1, 1)) * magnitude, 3)
 
 
@@ -332,8 +336,7 @@ class ClockFault(Fault):
             prims = sorted(n.name for n in (self.ctx.topology.primaries() or self.ctx.topology.nodes))
             nodes = sorted(rng.sample(prims, max(1, (len(prims) - 1) // 2)))
             self.skewed = nodes
-            offsets = {n: round(math.exp(rng.uniform(math.log(MIN_JUMP_S), math.log(MAX_OFFSET_S))), 3)
-                       for n in nodes}
+            offsets = {n: round(log_uniform(rng, MIN_JUMP_S, MAX_OFFSET_S), 3) for n in nodes}
             return {"mode": "jump", "offsets_s": offsets, **st.change(offsets, "clock-jump")}
         nodes = self._subset()
         self.skewed = nodes

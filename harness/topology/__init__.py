@@ -38,10 +38,8 @@ def new_topology(kind: str, redis_conf: dict[str, str] | None = None,
     the services a workload needs beside the nodes (`Workload.services`)."""
     cls = topology_class(kind)
     cls.validate(dict(redis_conf or {}), dict(sentinel_conf or {}))
-    topo = cls(f"splitbrain-{kind}-{secrets.token_hex(3)}", "", dict(redis_conf or {}),
-               dict(sentinel_conf or {}))
-    topo.extras = tuple(extras)
-    return topo
+    return cls(f"splitbrain-{kind}-{secrets.token_hex(3)}", "", dict(redis_conf or {}),
+               dict(sentinel_conf or {}), extras=tuple(extras))
 
 
 def attach(project: str) -> Topology:

@@ -47,6 +47,13 @@ class Node:
         return f"{self.ip}:6379"
 
 
+def no_retry() -> Retry:
+    """redis-py's own retries off: a silent retry would turn one op into two, and its
+    default (10, with backoff up to 10 s) turns one look at a node cut off from the
+    harness into a wait of many seconds."""
+    return Retry(NoBackoff(), 0)
+
+
 class Route(ABC):
     """How one client session reaches the node that serves a key (see `clients.Session`)."""
 
@@ -187,7 +194,7 @@ class Topology(ABC):
             nets = c.attrs["NetworkSettings"]["Networks"]
             ip = next((n.get("IPAddress") or (n.get("IPAMConfig") or {}).get("IPv4Address")
                        for n in nets.values()), "")
-            if service in ("resource",):     # never a node: no fault, health check or status
+            if service == "resource":     # never a node: no fault, health check or status
                 self.resource = Node(service, ip, c)
                 continue
             nodes.append(Node(service, ip, c))
@@ -216,10 +223,8 @@ class Topology(ABC):
         raise KeyError(name_or_ip)
 
     def redis(self, node: Node, port: int = 6379, timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
-        # No retries: redis-py's default (10, with backoff up to 10 s) turns one look at a
-        # node cut off from the harness into a wait of many seconds.
         return redis.Redis(host=node.ip, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
-                           retry=Retry(NoBackoff(), 0), decode_responses=True)
+                           retry=no_retry(), decode_responses=True)
 
     def exec(self, node: Node, cmd: list[str] | str, check: bool = False) -> tuple[int, str]:
         """Run a command inside a node (not under libfaketime). Returns (exit code, output)."""

@@ -7,15 +7,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AioSentinel
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from .base import Route
-
-
-def no_retry() -> Retry:
-    """redis-py's own retries off: a silent retry would turn one op into two."""
-    return Retry(NoBackoff(), 0)
+from .base import Route, no_retry
 
 
 def client_kwargs(timeout: float) -> dict[str, Any]:

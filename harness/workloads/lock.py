@@ -30,13 +30,12 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ..checkers.mutex import MutexChecker
 from ..clients import Session
 from ..replies import Failed
 from ..roles import Checker, Workload
+from ..topology.routes import client_kwargs
 from .locks import Grant, lock_impl_class
 
 LEASE_S = 10.0
@@ -142,19 +141,18 @@ class LockWorkload(Workload):
     def _resource_client(self) -> Any:
         if self._resource is None:     # made in the workers' event loop, on first use
             # Never retried: a write sent twice would be two entries.
-            self._resource = aioredis.Redis(host=self.topo.resource.ip, socket_timeout=5, socket_connect_timeout=5,
-                                            retry=Retry(NoBackoff(), 0), decode_responses=True)
+            self._resource = aioredis.Redis(host=self.topo.resource.ip, **client_kwargs(5.0))
         return self._resource
 
     # ------------------------------------------------------------ final reads
     def final_reads(self) -> dict[str, Any]:
-        node = self.topo.resource
-        out: dict[str, Any] = {"lease_ms": int(LEASE_S * 1000), "resource": {}}
+        out: dict[str, Any] = {"resource": {}}
+        r = self.topo.redis(self.topo.resource, timeout=5.0)
         try:
-            r = redis.Redis(host=node.ip, socket_timeout=5, decode_responses=True)
             for name in self.locks:
                 out["resource"][name] = [json.loads(e) for e in r.lrange(f"res:{name}", 0, -1)]
-            r.close()
         except (redis.RedisError, OSError, ValueError) as e:
             out["resource_error"] = f"{type(e).__name__}: {e}"
+        finally:
+            r.close()
         return out

@@ -25,11 +25,9 @@ from typing import Any, ClassVar
 
 import redis
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from ..errors import UsageError
 from ..replies import Failed
+from ..topology.routes import client_kwargs
 
 # pottery logs every master's error at ERROR level; Python's last-resort handler would
 # print them under the progress line. The history keeps what matters.
@@ -166,9 +164,7 @@ class PotteryRedlock(LockImpl):
 
     def _masters(self) -> dict[str, Any]:
         if not self.masters:
-            self.masters = {n.name: aioredis.Redis(host=n.ip, socket_timeout=self.timeout,
-                                                   socket_connect_timeout=self.timeout,
-                                                   retry=Retry(NoBackoff(), 0), decode_responses=True)
+            self.masters = {n.name: aioredis.Redis(host=n.ip, **client_kwargs(self.timeout))
                             for n in self.topo.nodes}
         return self.masters
 
