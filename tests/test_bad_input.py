@@ -11,6 +11,7 @@ SB_FUZZ=N runs N examples per property instead of the few that keep this file qu
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -326,8 +327,10 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8)
 #: What a damaged field may hold: the awkward values first (hypothesis tries them early).
+#: Copied on each draw: `sampled_from` hands out the same [] or {}, which nested in
+#: itself would make a document json.dumps cannot write.
 ODD_VALUES = st.one_of(st.sampled_from([None, True, [], {}, [1], {"a": 1}, "", "x", -1, 9e18, 1e300, 10 ** 400]),
-                       JSON_VALUES)
+                       JSON_VALUES).map(copy.deepcopy)
 JUNK = st.sampled_from(["", "{", "not json", "[]", "null", "5", "[" * 5000 + "]" * 5000, "\x00\xff",
                         '{"a": NaN}', '"\\ud800"'])
 
