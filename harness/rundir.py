@@ -21,7 +21,18 @@ from .templating import number
 
 #: test.json keys that say nothing about the configuration being measured.
 NOT_SETTINGS = {"seed", "name", "results_dir", "argv", "keep", "project", "host", "started",
-                "versions", "run_dir"}
+                "versions", "run_dir", "server_version"}
+
+
+def server_version(test: dict[str, Any]) -> str | None:
+    """The server a run met, as INFO server named it ("Valkey 8.1.1"); runs from before it
+    was recorded: the Redis version of their image."""
+    v = test.get("server_version")
+    if isinstance(v, str) and v:
+        return v
+    versions = test.get("versions")
+    old = versions.get("redis") if isinstance(versions, dict) else None
+    return f"Redis {old}" if isinstance(old, str) and old else None
 
 
 def read_json(path: Path) -> Any:
@@ -207,6 +218,7 @@ def load_run(run_dir: Path, error: str | None = None) -> dict[str, Any]:
         "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         "started": _text(test.get("started")), "topology": _text(test.get("topology")),
         "workload": _text(test.get("workload")), "nemesis": nemesis_text(test.get("nemesis")),
+        "server": server_version(test),
         "settings_key": settings_key(test), "test": test, "figures": {}, "figure_meta": {},
         "summaries": {}}
     broken = damage(run)

@@ -30,12 +30,12 @@ from .analysis import judge, run_checkers, workload_for
 from .engine import docker_client
 from .errors import EnvironmentProblem, SplitbrainError, UsageError
 from .history import HistoryWriter, read_history
-from .image import node_image_versions
 from .junit import write_junit
 from .nemesis import Nemesis, NemesisContext, build_faults, check_names
 from .outcome import EXIT_FOR_VALID
 from .report import build_report
 from .spec import TestSpec
+from .servers import describe_info
 from .stats import run_stats
 from .topology import Topology, new_topology
 from .workers import Workers, progress_loop
@@ -81,7 +81,6 @@ def versions() -> dict[str, str]:
         v["redis-py"] = metadata.version("redis")
     except metadata.PackageNotFoundError:
         pass
-    v.update(node_image_versions())
     return v
 
 
@@ -91,11 +90,12 @@ class Run:
         when it was built). `topology`: run against one that is already up (benchmarks);
         it is then neither started nor removed by the run."""
         needs = workload_for(spec).services
-        check_names(spec.nemesis)
+        check_names(spec.nemesis, spec.server)
         self.spec = spec
         self.out = out
         self.external = topology
-        self.topo = topology or new_topology(spec.topology, spec.redis_conf, spec.sentinel_conf, needs)
+        self.topo = topology or new_topology(spec.topology, spec.redis_conf, spec.sentinel_conf, needs,
+                                                  spec.server)
         self.phase = "setup"
         self.t0 = time.monotonic()
         self.nemesis: Nemesis | None = None
@@ -165,7 +165,8 @@ class Run:
         self.say(f"starting {spec.topology} topology {topo.project}")
         took = 0.0 if self.external else topo.up(spec.converge_timeout)
         self.say(f"healthy in {took:.1f}s: {', '.join(f'{n.name}={n.ip}' for n in topo.nodes)}")
-        self._snapshot_info(run_dir / "logs" / "info-before.json")
+        info = self._snapshot_info(run_dir / "logs" / "info-before.json")
+        self._record_server(run_dir / "test.json", info)
         workload = workload_for(spec, topo)
         ctx = NemesisContext(topo, history, random.Random(spec.seed + 1))
         self.nemesis = Nemesis(build_faults(spec.nemesis, ctx), ctx, spec.nemesis_interval,
@@ -223,9 +224,24 @@ class Run:
             # Lists of {node, start, end} become shaded windows in the report.
             results.setdefault("windows" if isinstance(value, list) else "nemesis", {})[key] = value
 
-    def _snapshot_info(self, path: Path) -> None:
-        path.write_text(json.dumps({n.name: self.topo.info(n, "all") for n in self.topo.nodes},
-                                   indent=1, default=str))
+    def _snapshot_info(self, path: Path) -> dict[str, dict]:
+        info = {n.name: self.topo.info(n, "all") for n in self.topo.nodes}
+        path.write_text(json.dumps(info, indent=1, default=str))
+        return info
+
+    def _record_server(self, test_json: Path, info: dict[str, dict]) -> None:
+        """The server the nodes answered as (INFO server), into test.json: what a table
+        of results names, so runs of two versions are never mixed silently. Nodes that
+        disagree are all named."""
+        seen = sorted({describe_info(i) for i in info.values() if isinstance(i, dict) and i})
+        if not seen:
+            return
+        test = json.loads(test_json.read_text())
+        test["server_version"] = " / ".join(seen)
+        tmp = test_json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(test, indent=2))
+        tmp.replace(test_json)
+        self.say(f"server: {test['server_version']} ({self.spec.server})")
 
     def _finish(self, run_dir: Path, history: HistoryWriter, results: dict[str, Any]) -> None:
         """Stop everything, heal, collect logs, write results and report, tear down.

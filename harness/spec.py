@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import UsageError
+from .servers import DEFAULT_SERVER, server as server_named
 
 DAY = 86_400.0
 
@@ -162,6 +163,7 @@ def _settings(option: str, value: Any) -> dict[str, str]:
 class TestSpec:
     __test__ = False   # not a pytest test class, despite its name
     topology: str = "sentinel"
+    server: str = DEFAULT_SERVER      # what the nodes run (servers.SERVERS)
     workload: str = "set"
     nemesis: list[str] = field(default_factory=list)
     nemesis_interval: float = 10.0
@@ -190,6 +192,7 @@ class TestSpec:
         for f in ("topology", "workload", "consistency_model", "lock_impl"):
             if not isinstance(getattr(self, f), str) or not getattr(self, f):
                 raise UsageError(f"{option_name(f)} {str(getattr(self, f))[:60]!r}: expected a name")
+        self.server = server_named(self.server).name
         self.nemesis = _strings("--nemesis", self.nemesis, FAULT_NAME)
         for f, rng in RANGES.items():
             setattr(self, f, rng.check(option_name(f), getattr(self, f), text=False))

@@ -5,7 +5,8 @@
 #   scripts/setup-env.sh [--base IMAGE]
 #
 # Needs no container registry: without --base, the node image is built on a local
-# Debian base made with debootstrap from the mirror in this machine's apt sources.
+# Debian base made with debootstrap from the mirror in this machine's apt sources; a host
+# whose apt names no Debian mirror (Ubuntu) builds on the registry's debian:bookworm-slim.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,17 +79,16 @@ EOF
   done_step "$(docker compose version --short) (plugin linked)"
 fi
 
-# 3. Node image ----------------------------------------------------------------
+# 3. Node image (the default server's; others are built on first use) -------------
 step "node image"
 if [ -n "$base" ]; then
-  "$venv/bin/splitbrain" image build --base "$base"
+  "$venv/bin/splitbrain" image build --quiet --base "$base"
   done_step "built on $base"
-elif docker image inspect splitbrain-node:latest >/dev/null 2>&1 \
-     && [ "$(docker image inspect -f '{{ index .Config.Labels "io.splitbrain.context" }}' splitbrain-node:latest)" = "$("$venv/bin/python" -c 'from harness.image import context_digest; print(context_digest())')" ]; then
+elif [ "$("$venv/bin/python" -c 'from harness.image import node_image_state; print(node_image_state())')" = current ]; then
   done_step "up to date"
 else
-  if ! docker image inspect splitbrain-base:bookworm >/dev/null 2>&1 && ! command -v debootstrap >/dev/null; then
-    apt_install debootstrap
+  if ! docker image inspect splitbrain-base:redis-7.0 >/dev/null 2>&1 && ! command -v debootstrap >/dev/null; then
+    apt_install debootstrap || true     # a host without a Debian mirror builds on the registry's Debian
   fi
   "$venv/bin/splitbrain" image build --quiet
   done_step "built"

@@ -13,7 +13,7 @@ SPLITBRAIN = str(Path(sys.executable).parent / "splitbrain")
 def docker_ready() -> bool:
     if shutil.which("docker") is None:
         return False
-    ok = subprocess.run(["docker", "image", "inspect", "splitbrain-node:latest"], capture_output=True)
+    ok = subprocess.run(["docker", "image", "inspect", "splitbrain-node:redis-7.0"], capture_output=True)
     return ok.returncode == 0
 
 

@@ -109,8 +109,9 @@ def test_table_columns_follow_the_figures(tmp_path):
     (d / "results.json").write_text(json.dumps(res))
     cells = group_runs([load_run(p) for p in sorted(root.glob("*/*"))])
     table = cell_table(cells)
-    figure_cols = list(table.columns[6:])
-    assert list(table.columns[:6]) == ["cell", "setting", "runs", "invalid", "unknown", "harness_failed"]
+    figure_cols = list(table.columns[7:])
+    assert list(table.columns[:7]) == ["cell", "setting", "server", "runs", "invalid", "unknown",
+                                       "harness_failed"]
     assert figure_cols[:7] == ["set.attempted_mean", "set.acknowledged_mean", "set.lost_mean",
                                "set.lost_max", "set.lost_rate_mean", "order.swaps_sum", "order.swaps_min"]
     assert all(c.startswith("run.") for c in figure_cols[7:])

@@ -72,7 +72,7 @@ def compare_html(table: pd.DataFrame, cells: list[dict[str, Any]], out_dir: Path
     cols = display_columns(table)
     body = [[(display_value(rec[c], k), c == "setting") for c, _, k in cols]
             for rec in table.to_dict("records")]
-    runs = [{"cell": c["cell"], "setting": c["setting"], "seed": r.get("seed"),
+    runs = [{"cell": c["cell"], "setting": c["setting"], "server": r.get("server") or "", "seed": r.get("seed"),
              "valid": r.get("valid"), "summaries": r.get("summaries") or {},
              "report": _rel(r.get("report"), out_dir), "error": r.get("error") or ""}
             for c in cells for r in c["rows"]]

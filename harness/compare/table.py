@@ -19,8 +19,8 @@ from ..roles import Figure
 from ..rundir import difference_labels, number
 from ..templating import format_value
 
-BASE_COLUMNS = ["cell", "setting", "runs", "invalid", "unknown", "harness_failed"]
-RUN_COLUMNS = ["cell", "setting", "seed", "valid", "harness_failed"]
+BASE_COLUMNS = ["cell", "setting", "server", "runs", "invalid", "unknown", "harness_failed"]
+RUN_COLUMNS = ["cell", "setting", "server", "seed", "valid", "harness_failed"]
 AGGREGATES = {"mean": lambda v: sum(v) / len(v), "max": max, "min": min, "sum": sum}
 
 
@@ -47,6 +47,15 @@ def group_runs(rows: list[dict[str, Any]], known: list[dict[str, Any]] | None = 
     for i, c in enumerate(cells):
         c["cell"] = c["cell"] or f"c{i + 1}"
     return cells
+
+
+def servers_text(rows: list[dict[str, Any]]) -> str | None:
+    """The servers a cell's runs met: one name, or every one when they differ (a cell whose
+    runs met two versions says so, never averages them silently)."""
+    seen = sorted({r["server"] for r in rows if r.get("server")})
+    if not seen:
+        return None
+    return seen[0] if len(seen) == 1 else "MIXED: " + " / ".join(seen)
 
 
 def figure_columns(rows: list[dict[str, Any]]) -> list[tuple[str, Figure]]:
@@ -89,7 +98,7 @@ def cell_table(cells: list[dict[str, Any]]) -> pd.DataFrame:
     for c in cells:
         rows = c["rows"]
         rec: dict[str, Any] = {
-            "cell": c["cell"], "setting": c["setting"], "runs": len(rows),
+            "cell": c["cell"], "setting": c["setting"], "server": servers_text(rows), "runs": len(rows),
             "invalid": sum(1 for r in rows if r.get("valid") == "false"),
             "unknown": sum(1 for r in rows if r.get("valid") == "unknown"),
             "harness_failed": sum(1 for r in rows if r.get("harness_failed"))}
@@ -107,7 +116,8 @@ def runs_table(cells: list[dict[str, Any]]) -> pd.DataFrame:
     reported it (e.g. `set.lost`), its error and directory."""
     rows = [r for c in cells for r in c["rows"]]
     figures = [col for col, _ in figure_columns(rows)]
-    out = [{"cell": c["cell"], "setting": c["setting"], "seed": r.get("seed"), "valid": r.get("valid"),
+    out = [{"cell": c["cell"], "setting": c["setting"], "server": r.get("server"), "seed": r.get("seed"),
+            "valid": r.get("valid"),
             "harness_failed": bool(r.get("harness_failed")),
             **{col: (r.get("figures") or {}).get(col) for col in figures},
             "error": r.get("error"), "run_dir": r.get("run_dir")}
@@ -119,7 +129,9 @@ def display_columns(table: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(column, header, format) of what a person sees of the table: the setting, runs,
     invalid (and unknown, harness failed, when any), and every figure column that has a
     value in some cell."""
-    out = [("setting", "setting", ""), ("runs", "runs", ""), ("invalid", "invalid", "")]
+    out = [("setting", "setting", "")]
+    out += [("server", "server", "")] if "server" in table and table["server"].notna().any() else []
+    out += [("runs", "runs", ""), ("invalid", "invalid", "")]
     out += [(c, c.replace("_", " "), "") for c in ("unknown", "harness_failed")
             if c in table and table[c].fillna(0).astype(float).sum() > 0]
     meta = table.attrs.get("columns") or {c: {"label": c, "format": "", "aggregate": ""}
@@ -144,7 +156,7 @@ def markdown_table(table: pd.DataFrame) -> str:
     def cell(v: Any, kind: str) -> str:
         return display_value(v, kind).replace("|", "\\|")
     lines = ["| " + " | ".join(h for _, h, _ in cols) + " |",
-             "|" + "|".join("---" if c == "setting" else "---:" for c, _, _ in cols) + "|"]
+             "|" + "|".join("---" if c in ("setting", "server") else "---:" for c, _, _ in cols) + "|"]
     for rec in table.to_dict("records"):
         lines.append("| " + " | ".join(f"`{cell(rec[c], k)}`" if c == "setting" else cell(rec[c], k)
                                        for c, _, k in cols) + " |")

@@ -306,6 +306,7 @@ class Strobe(threading.Thread):
 
 class ClockFault(Fault):
     kind = "clock"
+    needs = ("faketime",)
 
     def __init__(self, ctx, name: str):
         super().__init__(ctx, name)

@@ -30,7 +30,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ..rundir import number, run_stats_of
+from ..rundir import number, run_stats_of, server_version
 from ..templating import json_for_script, render, script_text
 from . import charts
 from .charts import latency_quantiles, throughput, timeline_rows
@@ -65,7 +65,7 @@ def _conf(conf: Any) -> Any:
     return conf
 
 
-_PARAM_KEYS = {"name", "topology", "workload", "nemesis", "time_limit", "concurrency", "rate",
+_PARAM_KEYS = {"name", "topology", "server", "server_version", "workload", "nemesis", "time_limit", "concurrency", "rate",
                "redis_conf", "sentinel_conf", "wait", "seed", "versions", "host", "started", "argv"}
 
 
@@ -79,7 +79,8 @@ def parameters(test: dict[str, Any]) -> tuple[list[tuple[str, Any]], str]:
         ("nemesis / faults", ", ".join(map(str, nem)) if isinstance(nem, list) else nem),
         ("time limit", f"{test['time_limit']}s" if "time_limit" in test else None),
         ("concurrency", test.get("concurrency")), ("rate", test.get("rate")),
-        ("Redis version", versions.get("redis")),
+        ("server", " ".join(filter(None, [server_version(test),
+                                          f"({test['server']})" if test.get("server") else None])) or None),
         ("redis.conf", _conf(test.get("redis_conf"))),
         ("sentinel.conf", _conf(test.get("sentinel_conf"))),
         ("WAIT", test.get("wait")), ("seed", test.get("seed")),

@@ -11,6 +11,7 @@ import secrets
 
 from ..engine import LABEL, down_all, list_projects, project_containers
 from ..errors import UsageError
+from ..servers import DEFAULT_SERVER, server as server_named
 from .base import Node, Route, Topology
 from .cluster import ClusterTopology
 from .independent import IndependentTopology
@@ -33,13 +34,15 @@ def topology_class(kind: str) -> type[Topology]:
 
 
 def new_topology(kind: str, redis_conf: dict[str, str] | None = None,
-                 sentinel_conf: dict[str, str] | None = None, extras: tuple[str, ...] = ()) -> Topology:
+                 sentinel_conf: dict[str, str] | None = None, extras: tuple[str, ...] = (),
+                 server: str = DEFAULT_SERVER) -> Topology:
     """A topology of `kind` with its settings checked; nothing is started yet. `extras`:
-    the services a workload needs beside the nodes (`Workload.services`)."""
+    the services a workload needs beside the nodes (`Workload.services`); `server`: what
+    the nodes run (`servers.SERVERS`)."""
     cls = topology_class(kind)
     cls.validate(dict(redis_conf or {}), dict(sentinel_conf or {}))
     return cls(f"splitbrain-{kind}-{secrets.token_hex(3)}", "", dict(redis_conf or {}),
-               dict(sentinel_conf or {}), extras=tuple(extras))
+               dict(sentinel_conf or {}), extras=tuple(extras), server=server_named(server).name)
 
 
 def attach(project: str) -> Topology:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,8 @@ from redis.retry import Retry
 
 from ..engine import LABEL, docker_client, project_containers
 from ..errors import EnvironmentProblem, UsageError
-from ..image import NODE_IMAGE, compose_dir, require_node_image
+from ..image import compose_dir, ensure_node_image, node_image
+from ..servers import DEFAULT_SERVER, server as server_named
 
 SUBNET_BASE = "10.213"  # /24 networks 10.213.N.0 for N in 0..255, one per topology
 SOCKET_TIMEOUT = 1.0
@@ -83,6 +85,8 @@ class Topology(ABC):
     #: no fault touches, `resource.yml`), and the resource's node once it is up.
     extras: tuple[str, ...] = ()
     resource: Node | None = None
+    #: What the nodes run (`servers.SERVERS`): which node image Compose starts.
+    server: str = DEFAULT_SERVER
 
     kind: ClassVar[str] = ""
     #: The daemons every node runs ("redis", "sentinel"): what heal makes sure is running.
@@ -136,8 +140,9 @@ class Topology(ABC):
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(SB_PROJECT=self.project, SB_SUBNET=self.subnet, SB_IMAGE=NODE_IMAGE, SB_TOPOLOGY=self.kind,
+        env.update(SB_PROJECT=self.project, SB_SUBNET=self.subnet, SB_IMAGE=node_image(self.server), SB_TOPOLOGY=self.kind,
                    SB_REDIS_CONF="\n".join(conf_line(k, v) for k, v in self.redis_conf.items()))
+        env.update(server_named(self.server).env())
         env.update(self.compose_env())
         return env
 
@@ -168,9 +173,10 @@ class Topology(ABC):
         raise EnvironmentProblem(f"no free /24 left in {SUBNET_BASE}.0.0/16: run 'splitbrain down --all'")
 
     def up(self, timeout: float = 60, progress: Callable[[str], None] | None = None) -> float:
-        """Start the topology and wait until it is healthy. Returns seconds to healthy."""
+        """Start the topology and wait until it is healthy. Returns seconds to healthy (the
+        node image's build, on a server's first use, is not counted)."""
         docker_client()
-        require_node_image()
+        ensure_node_image(self.server, say=progress or (lambda line: print(line, file=sys.stderr, flush=True)))
         t0 = time.monotonic()
         for attempt in range(3):
             self.subnet = self._free_subnet()
