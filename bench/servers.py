@@ -1,0 +1,81 @@
+"""The README section "Which Redis": the same tests on every server (`--server`), each a
+`splitbrain compare --vary server=...` so the three servers share one table:
+
+- case-ii: Sentinel, the primary cut off with its clients (3 runs per server);
+- case-ii-settings: the same with `min-replicas-to-write 1` + `max-lag 5` and `WAIT 1 100`;
+- cluster-cut: a Cluster primary cut off with its clients;
+- restart-fast: the replicated primary killed and restarted at once, no persistence (BP.4);
+- clock: a clock bump on Sentinel (servers that cannot run libfaketime refuse it, exit 2);
+- no-faults-<topology>: fault-free runs on every topology (3 per server).
+
+Each compare's Markdown table is printed as it finishes; the whole takes about 40 minutes:
+
+    .venv/bin/python bench/servers.py [--only NAME ...] [--results DIR]
+
+Every server's node image is built first (and timed) if it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "splitbrain")
+SERVERS = "redis-7.0,redis-8.0,valkey-8.1"
+CUT = ["--time-limit", "30", "--nemesis-interval", "10"]
+NO_PERSISTENCE = ["--redis-conf", "save=", "--redis-conf", "appendonly=no"]
+
+COMPARES: dict[str, list[str]] = {
+    "case-ii": ["-t", "sentinel", "-n", "isolate-primary-with-clients", *CUT, "--repeat", "3"],
+    "case-ii-settings": ["-t", "sentinel", "-n", "isolate-primary-with-clients", *CUT,
+                         "--vary", "min-replicas-to-write=1+min-replicas-max-lag=5|wait=1:100"],
+    "cluster-cut": ["-t", "cluster", "-n", "isolate-primary-with-clients", *CUT, "--repeat", "2"],
+    "restart-fast": ["-t", "replicated", "-n", "restart-fast", *CUT, *NO_PERSISTENCE],
+    "clock": ["-t", "sentinel", "-n", "clock-bump", *CUT, "--repeat", "2"],
+}
+#: Servers a compare runs on, where not every server can (the others are shown refusing).
+ONLY_ON = {"clock": "redis-7.0"}
+for topology in ("sentinel", "cluster", "replicated", "independent"):
+    COMPARES[f"no-faults-{topology}"] = ["-t", topology, "--time-limit", "10", "--repeat", "3"]
+
+
+def build_images() -> None:
+    """Build each server's node image that is missing, timed (a clean engine: ~35 s each)."""
+    from harness.image import node_image_state
+    for server in SERVERS.split(","):
+        if node_image_state(server) == "current":
+            print(f"image {server}: present", flush=True)
+            continue
+        t0 = time.monotonic()
+        subprocess.run([CLI, "image", "build", "--server", server, "--quiet"], check=True)
+        print(f"image {server}: built in {time.monotonic() - t0:.1f}s", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=None, help="compare names or prefixes")
+    ap.add_argument("--results", default=str(ROOT / "results" / "bench-servers"))
+    a = ap.parse_args()
+    build_images()
+    for name, args in COMPARES.items():
+        if a.only and not any(name.startswith(o) for o in a.only):
+            continue
+        servers = ONLY_ON.get(name, SERVERS)
+        for refused in sorted(set(SERVERS.split(",")) - set(servers.split(","))):
+            proc = subprocess.run([CLI, "run", *args[:4], "--server", refused], capture_output=True, text=True)
+            print(f"{refused}: exit {proc.returncode}: {proc.stderr.strip()}", flush=True)
+        cmd = [CLI, "compare", *args, "--vary", f"server={servers}", "--seed", "100",
+               "--fail-on", "never", "--results-dir", a.results]
+        print(f"\n## {name}\n`{' '.join(cmd[1:])}`\n", flush=True)
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        print(proc.stdout.strip() or proc.stderr.strip()[-600:], flush=True)
+        print(f"\n({time.monotonic() - t0:.0f}s, exit {proc.returncode})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
