@@ -26,7 +26,7 @@ demo: setup
 
 test: setup
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra --durations=15
 
 test-unit: $(STAMP)
 	$(BIN)/lint-imports

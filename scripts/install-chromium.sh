@@ -4,7 +4,8 @@
 # chromium binary is already on PATH. Needs root (or sudo) and apt.
 set -euo pipefail
 
-for bin in chromium chromium-browser; do
+# google-chrome: what GitHub's ubuntu-latest runners have (Ubuntu's chromium is a snap).
+for bin in chromium chromium-browser google-chrome google-chrome-stable; do
   if command -v "$bin" >/dev/null 2>&1; then
     echo "chromium already installed: $(command -v "$bin") ($("$bin" --version 2>/dev/null || echo '?'))"
     exit 0

@@ -22,7 +22,7 @@ def latest_run(results_dir: Path) -> Path:
 
 @pytest.mark.parametrize("topology", ["sentinel", "cluster", "replicated"])
 def test_no_faults_no_false_positives(tmp_path, topology):
-    res = run_cli("run", "-t", topology, "--time-limit", "30", "--concurrency", "8", "--seed", "3",
+    res = run_cli("run", "-t", topology, "--time-limit", "15", "--concurrency", "8", "--seed", "3",
                   "--results-dir", str(tmp_path))
     assert res.returncode == 0, res.stdout + res.stderr
     run = latest_run(tmp_path)
