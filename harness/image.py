@@ -166,8 +166,8 @@ def find_base(srv: Server, base: str | None, mirror: str | None, say: Say) -> st
                     f"cannot pull base image {base!r} ({why}); without a registry, leave out "
                     f"--base and splitbrain builds one with debootstrap from a Debian mirror")
         return base
-    if image_exists(local_base(srv.name)):
-        return local_base(srv.name)
+    if mirror is None and image_exists(local_base(srv.name)):
+        return local_base(srv.name)     # debootstrapped before (an explicit --mirror makes a new one)
     mirror = mirror or debian_mirror()
     if mirror:
         return debootstrap_base(srv, mirror, say)

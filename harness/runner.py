@@ -34,8 +34,8 @@ from .junit import write_junit
 from .nemesis import Nemesis, NemesisContext, build_faults, check_names
 from .outcome import EXIT_FOR_VALID
 from .report import build_report
-from .spec import TestSpec
 from .servers import describe_info
+from .spec import TestSpec
 from .stats import run_stats
 from .topology import Topology, new_topology
 from .workers import Workers, progress_loop
@@ -95,7 +95,7 @@ class Run:
         self.out = out
         self.external = topology
         self.topo = topology or new_topology(spec.topology, spec.redis_conf, spec.sentinel_conf, needs,
-                                                  spec.server)
+                                             spec.server)
         self.phase = "setup"
         self.t0 = time.monotonic()
         self.nemesis: Nemesis | None = None

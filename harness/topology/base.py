@@ -140,8 +140,8 @@ class Topology(ABC):
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(SB_PROJECT=self.project, SB_SUBNET=self.subnet, SB_IMAGE=node_image(self.server), SB_TOPOLOGY=self.kind,
-                   SB_REDIS_CONF="\n".join(conf_line(k, v) for k, v in self.redis_conf.items()))
+        env.update(SB_PROJECT=self.project, SB_SUBNET=self.subnet, SB_IMAGE=node_image(self.server),
+                   SB_TOPOLOGY=self.kind, SB_REDIS_CONF="\n".join(conf_line(k, v) for k, v in self.redis_conf.items()))
         env.update(server_named(self.server).env())
         env.update(self.compose_env())
         return env
