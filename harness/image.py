@@ -26,7 +26,7 @@ from typing import Callable
 
 from .engine import LABEL, docker_client
 from .errors import EnvironmentProblem, UsageError
-from .servers import DEFAULT_SERVER, TOOL_PACKAGES, Server, server as server_named
+from .servers import DEFAULT_SERVER, Server, server as server_named
 
 Say = Callable[[str], None] | None
 APT_SOURCES = ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list")
@@ -59,7 +59,7 @@ def compose_dir() -> Path:
 def context_digest(server: str = DEFAULT_SERVER, base: str | None = None) -> str:
     """Identifies what a node image was built from, so set-up rebuilds only on change."""
     h = hashlib.sha256(f"{server}\0{base or local_base(server)}".encode())
-    for name in ("Dockerfile", "sb-node"):
+    for name in ("Dockerfile", "sb-node", "sb-clock.c"):
         h.update((compose_dir() / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -118,12 +118,12 @@ def _run(cmd: list[str], what: str, say: Say, **kw) -> None:
 
 def debootstrap_base(srv: Server, mirror: str, say: Say) -> str:
     """debootstrap a minimal Debian of the server's release with the server and the fault
-    tools; `docker import` it. About 30 s and 150 MB."""
+    tools (and a compiler for sb-clock); `docker import` it. 30–50 s, 150–400 MB."""
     if shutil.which("debootstrap") is None:
         _run(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-get install debootstrap", say)
     root = Path(tempfile.mkdtemp(prefix="splitbrain-rootfs-"))
     try:
-        _run(["debootstrap", "--variant=minbase", f"--include={','.join(srv.packages + TOOL_PACKAGES)}",
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(srv.all_packages)}",
               srv.suite, str(root), mirror], f"debootstrap {srv.suite} ({srv.name}) from {mirror}", say)
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for p in (root / junk).glob("*"):
@@ -199,7 +199,7 @@ def build_node_image(server: str = DEFAULT_SERVER, base: str | None = None,
     try:
         docker_client().images.build(
             path=str(compose_dir()), tag=tag, rm=True, forcerm=True, pull=False,
-            buildargs={"BASE": base, "SERVER_PACKAGES": " ".join(srv.packages)},
+            buildargs={"BASE": base, "SERVER_PACKAGES": " ".join(srv.packages), "CLOCK": srv.clock},
             labels={LABEL: "1", BASE_LABEL: base, CONTEXT_LABEL: context_digest(srv.name, base)})
     except docker.errors.BuildError as e:
         log = " ".join(str(x.get("stream", x.get("error", ""))).strip() for x in e.build_log)[-400:]

@@ -206,9 +206,6 @@ class Fault(ABC):
     """
 
     kind: ClassVar[str] = "fault"
-    #: What the nodes' server must offer (`servers.Server.offers`), e.g. "faketime": a run
-    #: on a server without it is refused before anything starts.
-    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: Any, name: str):
         self.ctx = ctx

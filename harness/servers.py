@@ -9,7 +9,7 @@ the same server silently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import UsageError
 
@@ -20,36 +20,30 @@ class Server:
     suite: str                   # the Debian release whose packages hold it
     packages: tuple[str, ...]    # its apt packages: server, Sentinel, command-line client
     registry_base: str           # the Debian image to build on when no mirror is at hand
-    #: What a fault may need that this server lacks, and why (`roles.Fault.needs`).
-    lacks: dict[str, str] = field(default_factory=dict)
+    #: How the clock faults skew its wall clock: "libfaketime", or "sb-clock", our own
+    #: preload (compose/sb-clock.c) for servers libfaketime deadlocks (see there why).
+    clock: str = "libfaketime"
 
     @property
-    def offers(self) -> set[str]:
-        return {"faketime"} - set(self.lacks)
+    def all_packages(self) -> tuple[str, ...]:
+        """Everything its image installs: the server, the fault tools, and for sb-clock a
+        compiler to build it with inside the image (no compiler needed on the host)."""
+        return self.packages + TOOL_PACKAGES + (("gcc", "libc6-dev") if self.clock == "sb-clock" else ())
 
     def env(self) -> dict[str, str]:
         """What the node script must know (Compose environment)."""
-        return {"SB_FAKETIME": "0" if "faketime" in self.lacks else "1"}
+        return {"SB_CLOCK": self.clock}
 
-
-# Measured here (2026-11-24): trixie's jemalloc-linked servers cannot run under libfaketime.
-# Alone it deadlocks at start (jemalloc's first clock_gettime re-enters libfaketime's set-up,
-# which allocates: libfaketime issue #130, unfixed upstream, 0.9.12 too); bookworm's cure,
-# glibc's malloc first in LD_PRELOAD, crashes them, as they call jemalloc's own API
-# (dallocx, sdallocx, mallctl) on memory glibc gave out.
-_NO_FAKETIME = {"faketime": "libfaketime deadlocks or crashes its jemalloc-linked server at start "
-                            "(libfaketime issue #130), so node clocks cannot be skewed; "
-                            "clock faults run on redis-7.0"}
 
 SERVERS: dict[str, Server] = {s.name: s for s in (
     Server("redis-7.0", "bookworm", ("redis-server", "redis-sentinel", "redis-tools"),
            "debian:bookworm-slim"),
     Server("redis-8.0", "trixie", ("redis-server", "redis-sentinel", "redis-tools"),
-           "debian:trixie-slim", _NO_FAKETIME),
+           "debian:trixie-slim", "sb-clock"),
     # Valkey's binaries are valkey-*; the node image links redis-* to them (Valkey answers
     # to both names, Sentinel mode included), so nodes and faults speak one set of names.
     Server("valkey-8.1", "trixie", ("valkey-server", "valkey-sentinel", "valkey-tools"),
-           "debian:trixie-slim", _NO_FAKETIME),
+           "debian:trixie-slim", "sb-clock"),
 )}
 DEFAULT_SERVER = "redis-7.0"
 #: What every node image holds besides the server: the fault tools.

@@ -90,12 +90,10 @@ int clock_gettime(clockid_t id, struct timespec *ts) {
 
 int gettimeofday(struct timeval *tv, void *tz) {
   (void)tz;   /* obsolete; glibc ignores it too */
-  if (tv) {
-    int64_t t = wall_ns();
-    tv->tv_sec = t / NS;
-    tv->tv_usec = (t % NS) / 1000;
-    if (tv->tv_usec < 0) { tv->tv_usec += 1000000; tv->tv_sec -= 1; }
-  }
+  int64_t t = wall_ns();
+  tv->tv_sec = t / NS;
+  tv->tv_usec = (t % NS) / 1000;
+  if (tv->tv_usec < 0) { tv->tv_usec += 1000000; tv->tv_sec -= 1; }
   return 0;
 }
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from ..errors import UsageError
 from ..roles import Fault
-from ..servers import DEFAULT_SERVER, server as server_named
 from .clock import ClockFault
 from .failover import FailoverFault
 from .partition import SHAPES, PartitionFault
@@ -24,16 +23,10 @@ NEMESES["failover"] = FailoverFault
 NEMESES["pause-client"] = PauseClientFault
 
 
-def check_names(names: list[str], server: str = DEFAULT_SERVER) -> None:
-    """Every name a fault, and one the nodes' server can take."""
+def check_names(names: list[str]) -> None:
     unknown = [n for n in names if n not in NEMESES]
     if unknown:
         raise UsageError(f"unknown nemesis {', '.join(unknown)}: choose from {', '.join(sorted(NEMESES))}")
-    srv = server_named(server)
-    for n in names:
-        for need in NEMESES[n].needs:
-            if need not in srv.offers:
-                raise UsageError(f"--nemesis {n} cannot run on {srv.name}: {srv.lacks[need]}")
 
 
 def build_faults(names: list[str], ctx: NemesisContext) -> list[Fault]:

@@ -1,8 +1,9 @@
-"""Clock faults: per-node wall-clock offsets through libfaketime, never the real clock.
+"""Clock faults: per-node wall-clock offsets, never the real clock.
 
-Each node's redis-server and redis-sentinel run under libfaketime reading the offset file
-`/run/splitbrain/faketime` (`sb-node clock +30s`), re-read at most once a second; only
-wall-clock time moves (CLOCK_MONOTONIC stays real), as with an NTP step. Names:
+Each node's redis-server and redis-sentinel run under a preload that reads the offset file
+`/run/splitbrain/faketime` (`sb-node clock +30s`): libfaketime (re-read at most once a
+second), or sb-clock on servers libfaketime deadlocks (every 100 ms; harness/servers.py).
+Only wall-clock time moves (CLOCK_MONOTONIC stays real), as with an NTP step. Names:
 
     clock-bump     a random subset of nodes each gets its own offset of ±(100 ms .. 5 min)
                    (log-uniform: small skews are as likely as large ones); stop() resets them
@@ -306,7 +307,6 @@ class Strobe(threading.Thread):
 
 class ClockFault(Fault):
     kind = "clock"
-    needs = ("faketime",)
 
     def __init__(self, ctx, name: str):
         super().__init__(ctx, name)
