@@ -18,6 +18,7 @@ Every server's node image is built first (and timed) if it is missing.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -53,11 +54,36 @@ def build_images() -> None:
         print(f"image {server}: built in {time.monotonic() - t0:.1f}s", flush=True)
 
 
+def evidence(compare_dir: Path) -> None:
+    """One line per run: what the table averages away. Lost writes split by when they were
+    acknowledged (in a fault window, or outside: after healing, to an old primary not yet
+    demoted), seconds from the final heal to converged, and Sentinel TILT windows."""
+    for results in sorted(compare_dir.glob("*/*/results.json")):
+        r = json.loads(results.read_text())
+        test = json.loads((results.parent / "test.json").read_text())
+        set_ = ((r.get("checkers") or {}).get("set") or {}).get("details") or {}
+        by_window = set_.get("lost_by_window") or {}
+        in_faults = sum(v for k, v in by_window.items() if k != "no fault")
+        tilt = (r.get("windows") or {}).get("sentinel_tilt") or []
+        print(f"  {test.get('server_version', '?'):13} seed {test['seed']}: valid {r.get('valid')}, "
+              f"lost {set_.get('lost_count')} of {set_.get('acknowledged_count')} "
+              f"({in_faults} acknowledged in a fault window, {by_window.get('no fault', 0)} outside), "
+              f"converged {r['stats'].get('converge_s')} s after the final heal"
+              + (f", TILT windows {len(tilt)}" if tilt else ""), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None, help="compare names or prefixes")
     ap.add_argument("--results", default=str(ROOT / "results" / "bench-servers"))
+    ap.add_argument("--evidence", nargs="*", default=None, metavar="COMPARE_DIR",
+                    help="only print the per-run lines of finished compares")
     a = ap.parse_args()
+    if a.evidence is not None:
+        for d in a.evidence:
+            print(f"\n{d}")
+            evidence(Path(d))
+        return
     build_images()
     for name, args in COMPARES.items():
         if a.only and not any(name.startswith(o) for o in a.only):
@@ -69,6 +95,9 @@ def main() -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         print(proc.stdout.strip() or proc.stderr.strip()[-600:], flush=True)
         print(f"\n({time.monotonic() - t0:.0f}s, exit {proc.returncode})", flush=True)
+        dirs = sorted((Path(a.results) / "compare").iterdir())
+        if dirs:
+            evidence(dirs[-1])
 
 
 if __name__ == "__main__":
