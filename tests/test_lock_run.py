@@ -58,7 +58,10 @@ def test_fencing_keeps_the_resource_in_grant_order(tmp_path):
     assert d["overlap_count"] >= 1 and d["corrupted_count"] == 0 and d["duplicate_tokens"] == 0
     final = json.loads((run / "final.json").read_text())
     tokens = [e["token"] for e in final["resource"]["L0"]]
-    assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens) > 3
+    # How many holds fit in 25 s depends on where the stalls fall (each blocks the lock for
+    # a lease: CI once saw 3 accepted writes); what matters is that what was accepted is in
+    # grant order, which two entries already test.
+    assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens) >= 2
     # Every grant got a token one higher than the one before (no failover here).
     hist = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     granted = [o["value"]["token"] for o in hist if o.get("f") == "acquire" and o["type"] == "ok"]
