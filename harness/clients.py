@@ -93,6 +93,8 @@ class Session:
         self.pauses = pauses or ClientPauses()
         self.route = topo.route(timeout)
         self._replicas: Any = None      # made on the first read from a replica
+        #: MOVED and ASK redirects followed since the worker last emptied it (per op).
+        self.redirects: list[str] = []
 
     async def pause_point(self, hint_s: float = 0.0) -> float:
         """Where a stall of this client would hurt: takes a pause the nemesis armed."""
@@ -113,11 +115,15 @@ class Session:
 
         Returns the replies (`value` is the last). Raises NotSent if no connection could be made, a redis-py
         error otherwise (an error reply is tagged with its command as `sb_command`).
-        MOVED/ASK refresh the route and are retried: they mean the command was not applied.
+        Redirects mean the command was not applied, and are followed as redis-py's cluster
+        client follows them: MOVED refreshes the slot map and retries; ASK (the key's slot
+        is being migrated and the key has left) retries once on the node named, after
+        ASKING, without touching the map. Each is appended to `redirects`.
         """
         route = self.replica_route() if replica else self.route
+        asked: tuple[str, int] | None = None
         for attempt in range(3):
-            pool = await route.pool(key)
+            pool = await (route.pool_at(asked) if asked else route.pool(key))
             try:
                 conn = await pool.get_connection()
             except (*CONNECT_ERRORS, *MasterNotFoundError) as e:
@@ -125,6 +131,11 @@ class Session:
                 raise NotSent(f"{type(e).__name__}: {e}") from None
             node = f"{conn.host}:{conn.port}"
             try:
+                if asked:
+                    # ASKING lets the importing node serve the next command (the whole
+                    # MULTI block, which keeps the flag until EXEC) for a slot it does not own yet.
+                    await conn.send_command("ASKING")
+                    await conn.read_response()
                 if commands and commands[0][0] == "MULTI":
                     replies = await self._transaction(conn, commands)
                 else:
@@ -138,7 +149,14 @@ class Session:
                             raise
                 return Reply(replies[-1] if replies else None, node, replies)
             except redis.ResponseError as e:
-                if isinstance(e, (E.MovedError, E.AskError)) and attempt < 2 and await route.after_moved():
+                # MovedError is a subclass of AskError in redis-py: MOVED is tested first.
+                if attempt < 2 and isinstance(e, E.MovedError) and await route.after_moved():
+                    self.redirects.append("moved")
+                    asked = None
+                    continue
+                if attempt < 2 and isinstance(e, E.AskError) and await route.pool_at(e.node_addr) is not None:
+                    self.redirects.append("ask")
+                    asked = e.node_addr
                     continue
                 raise
             except CONNECT_ERRORS as e:

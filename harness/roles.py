@@ -206,6 +206,8 @@ class Fault(ABC):
     """
 
     kind: ClassVar[str] = "fault"
+    #: The topologies it applies to (empty: all); another is refused before the run starts.
+    topologies: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: Any, name: str):
         self.ctx = ctx

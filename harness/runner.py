@@ -90,7 +90,7 @@ class Run:
         when it was built). `topology`: run against one that is already up (benchmarks);
         it is then neither started nor removed by the run."""
         needs = workload_for(spec).services
-        check_names(spec.nemesis)
+        check_names(spec.nemesis, spec.topology)
         self.spec = spec
         self.out = out
         self.external = topology

@@ -60,7 +60,23 @@ def run_stats(history: list[dict[str, Any]], ops: list[Operation] | None = None)
     failover = time_to_failover(paired, windows)
     if failover is not None:
         stats["failover_s"] = failover
+    redirects = redirect_counts(history)
+    if redirects:
+        stats["redirects"] = redirects
     return stats
+
+
+def redirect_counts(history: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many MOVED and ASK redirects the clients followed (the `redirects` the workers
+    record on an op's completion); empty if none."""
+    counts: dict[str, int] = {}
+    for op in history:
+        seen = op.get("redirects")
+        if seen and isinstance(seen, list):
+            for r in seen:
+                if r in ("moved", "ask"):
+                    counts[r] = counts.get(r, 0) + 1
+    return counts
 
 
 def time_to_failover(ops: list[Operation], windows: list[dict[str, Any]]) -> float | None:
@@ -90,4 +106,13 @@ def stats_figures(stats: dict[str, Any]) -> list[Figure]:
         Figure("p99_ms", lat.get("p99"), "p99 ms", "ms"),
         Figure("ops_per_s", stats.get("ops_per_s"), "ops/s", "int"),
         Figure("failover_s", stats.get("failover_s"), "failover s", "s"),
+        Figure("redirects", _total(stats.get("redirects")), "MOVED+ASK", "int"),
     ]
+
+
+def _total(counts: Any) -> int | None:
+    """The sum of a {name: count} dict from results.json (None if it is not one)."""
+    if not isinstance(counts, dict):
+        return None
+    values = [v for v in counts.values() if type(v) is int]
+    return sum(values) if values else None

@@ -92,6 +92,7 @@ class Workers:
                             break
                 op = workload.next_op(process)
                 history.append({"process": process, "type": "invoke", **op})
+                session.redirects.clear()
                 try:
                     value, node = await workload.apply(session, op)
                     done = {"process": process, "type": "ok", "f": op["f"], "key": op.get("key"),
@@ -103,6 +104,10 @@ class Workers:
                         kind, err = "info", f"{type(e).__name__}: {e}"
                     done = {"process": process, "type": kind, "f": op["f"], "key": op.get("key"),
                             "value": op.get("value"), "error": err}
+                if session.redirects:
+                    # Which ops met a slot on the move (resharding, failover): the run's
+                    # statistics count them, and the op table shows them.
+                    done["redirects"] = list(session.redirects)
                 history.append(done)
                 self.counters.add(done["type"])
                 if done["type"] == "info":

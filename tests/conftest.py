@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import subprocess
@@ -72,3 +73,16 @@ def run_workload(tmp_path: Path, workload: str, checker: str, *args: str):
 def figure(checker: dict, name: str):
     """The value of one figure in a checker's results.json entry."""
     return next(f["value"] for f in checker["figures"] if f["name"] == name)
+
+
+@contextlib.contextmanager
+def running_topology(kind: str):
+    """A real topology, up and healthy for the block; removed after it, leaving nothing."""
+    from harness.topology import new_topology
+    topo = new_topology(kind)
+    try:
+        topo.up(timeout=60)
+        yield topo
+    finally:
+        topo.down()
+        assert project_objects(topo.project) == []

@@ -2,6 +2,7 @@
 
 from redis._parsers.helpers import parse_cluster_nodes as redis_py_parse
 
+from harness.nemesis.reshard import cluster_nodes
 from harness.topology.cluster import parse_cluster_nodes
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40           # primaries
@@ -84,3 +85,18 @@ def test_empty_and_short_lines_are_ignored():
     assert parse_cluster_nodes({}) == ({}, {})
     text = "\n\n" + f"{B} 10.0.0.3:6379@16379\n" + "   \n" + HEALTHY + "\n  \n"
     assert parse_cluster_nodes(text) == SHAPE
+
+
+def test_slots_and_migrations_for_resharding():
+    """The reshard fault's reading: slot ranges, single slots, and the migrating (->-) and
+    importing (-<-) markers a half-moved slot leaves on its two sides."""
+    text = "\n".join([
+        line(A, "10.0.0.2:6379", "myself,master", slots="0-5460 [93->-" + B + "]"),
+        line(B, "10.0.0.3:6379", "master", slots="5461-10921 10922 [93-<-" + A + "]"),
+        line(RA, "10.0.0.5:6379", "slave", A),
+    ])
+    a, b, ra = cluster_nodes(text)
+    assert a["id"] == A and a["addr"] == "10.0.0.2:6379" and "master" in a["flags"]
+    assert len(a["slots"]) == 5461 and 93 in a["slots"] and a["migrating"] == {93: B} and not a["importing"]
+    assert b["slots"] == set(range(5461, 10923)) and b["importing"] == {93: A} and not b["migrating"]
+    assert ra["master"] == A and not ra["slots"]

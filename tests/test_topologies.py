@@ -9,22 +9,17 @@ import pytest
 from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
-from harness.topology import attach, list_projects, new_topology
+from harness.topology import attach, list_projects
 
-from .conftest import SPLITBRAIN, project_objects, run_cli
+from .conftest import SPLITBRAIN, project_objects, run_cli, running_topology
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def topology(request):
-    topo = new_topology(request.param)
-    try:
-        topo.up(timeout=60)
+    with running_topology(request.param) as topo:
         yield topo
-    finally:
-        topo.down()
-        assert project_objects(topo.project) == []
 
 
 @pytest.mark.parametrize("topology", ["sentinel"], indirect=True)

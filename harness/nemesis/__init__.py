@@ -12,6 +12,7 @@ from .failover import FailoverFault
 from .partition import SHAPES, PartitionFault
 from .pause_client import PauseClientFault
 from .process import NAMES as PROCESS_NAMES, ProcessFault, RestartFastFault
+from .reshard import ReshardFault
 from .schedule import Nemesis, NemesisContext
 
 NEMESES: dict[str, type[Fault]] = {"partition": PartitionFault}
@@ -21,12 +22,19 @@ NEMESES.update({name: ProcessFault for name in PROCESS_NAMES if name != "restart
 NEMESES["restart-fast"] = RestartFastFault
 NEMESES["failover"] = FailoverFault
 NEMESES["pause-client"] = PauseClientFault
+NEMESES["reshard"] = ReshardFault
 
 
-def check_names(names: list[str]) -> None:
+def check_names(names: list[str], topology: str | None = None) -> None:
+    """Every name is a known fault, and one that applies to `topology` (if given)."""
     unknown = [n for n in names if n not in NEMESES]
     if unknown:
         raise UsageError(f"unknown nemesis {', '.join(unknown)}: choose from {', '.join(sorted(NEMESES))}")
+    for n in names:
+        only = NEMESES[n].topologies
+        if topology is not None and only and topology not in only:
+            raise UsageError(f"--nemesis {n} applies to the {' and '.join(only)} topology only, "
+                             f"not to {topology}")
 
 
 def build_faults(names: list[str], ctx: NemesisContext) -> list[Fault]:

@@ -120,9 +120,13 @@ def _counts(run: RunView) -> dict[str, Any]:
     counts = {t: sum(1 for o in run.ops if o.type == t) for t in ("ok", "fail", "info")}
     duration = stats.get("duration_s", round(run.t_end, 3))
     ops_per_s = stats.get("ops_per_s", (len(run.ops) / run.t_end) if run.t_end else None)
+    redirects = stats.get("redirects")
+    redirects = redirects if isinstance(redirects, dict) else {}
     return {"ops": stats.get("ops", len(run.ops)),
             **{t: stats.get(t, counts[t]) for t in counts},
-            "duration": duration, "ops_per_s": ops_per_s}
+            "duration": duration, "ops_per_s": ops_per_s,
+            "redirects": (f"{redirects.get('moved', 0)} / {redirects.get('ask', 0)}"
+                          if redirects else None)}
 
 
 def build_report(run_dir: Path) -> Path:

@@ -67,8 +67,13 @@ class Route(ABC):
         """A connection failed (or MOVED came back): refresh routing if the kind routes."""
 
     async def after_moved(self) -> bool:
-        """MOVED/ASK: refresh routing now; True if the command is worth retrying."""
+        """MOVED: refresh routing now; True if the command is worth retrying."""
         return False
+
+    async def pool_at(self, addr: tuple[str, int]) -> Any:
+        """The pool to a given node, for an ASK redirect (a slot being migrated there);
+        None where the topology has no slots to migrate."""
+        return None
 
     async def close(self) -> None:
         """Close the connections this route opened."""

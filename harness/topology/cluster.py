@@ -154,6 +154,9 @@ class ClusterRoute(Route):
                 self.after_error()
         else:
             addr = self.router.address_for(key)
+        return await self.pool_at(addr)
+
+    async def pool_at(self, addr: tuple[str, int]) -> Any:
         pool = self.pools.get(addr)
         if pool is None:
             pool = self.pools[addr] = aioredis.ConnectionPool(host=addr[0], port=addr[1], **self.kw)

@@ -1,0 +1,276 @@
+"""Cluster resharding under load (`--nemesis reshard`): slots move from one primary to
+another while the clients run, the way `redis-cli --cluster reshard` moves them.
+
+Per slot: the target is told it is IMPORTING the slot, the source that it is MIGRATING
+it; the slot's keys go over with MIGRATE (atomic per key); then `CLUSTER SETSLOT <slot>
+NODE <target>` on the target, the source and the other primaries. Between a key's
+MIGRATE and the slot's SETSLOT NODE the source answers ASK for it, and the clients follow
+with ASKING (`clients.Session.call`); after it, MOVED. Each move pauses a seeded moment
+there, so the clients do meet the ASK window.
+
+`start` picks a source primary that holds keys, a target, and the slots: every slot of
+the source that holds a key (the workload's keys: what the clients are using) plus a
+seeded number of empty ones; it returns once the first slot is MIGRATING, while a thread moves the rest.
+`stop` waits for that thread. A node killed, paused or cut off mid-migration leaves
+slots half-moved, the case the Redis documentation warns about; `heal` finishes them
+(`fix_slots`), as `redis-cli --cluster fix` would: every key of such a slot goes to the
+slot's owner in the cluster's configuration, and the slot is made stable there.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import redis
+from redis.crc import key_slot
+
+from ..roles import Fault
+
+MIGRATE_TIMEOUT_MS = 10_000     # a set of a million members takes a few hundred ms to move
+KEYS_PER_MIGRATE = 100
+STOP_WAIT_S = 120.0             # how long stop() waits for the moves to finish
+HEAL_TRIES_S = 30.0             # how long heal() keeps trying on nodes that restart
+
+
+def cluster_nodes(text: str) -> list[dict[str, Any]]:
+    """CLUSTER NODES → [{id, addr, flags, master, slots: set, migrating: {slot: id},
+    importing: {slot: id}}]."""
+    out = []
+    for line in str(text).strip().splitlines():
+        parts = line.split()
+        if len(parts) < 8:
+            continue
+        node = {"id": parts[0], "addr": parts[1].split("@")[0], "flags": set(parts[2].split(",")),
+                "master": parts[3], "slots": set(), "migrating": {}, "importing": {}}
+        for part in parts[8:]:
+            if part.startswith("["):
+                slot, arrow, other = part.strip("[]").partition("->-")
+                if arrow:
+                    node["migrating"][int(slot)] = other
+                else:
+                    slot, _, other = part.strip("[]").partition("-<-")
+                    node["importing"][int(slot)] = other
+            else:
+                lo, _, hi = part.partition("-")
+                node["slots"].update(range(int(lo), int(hi or lo) + 1))
+        out.append(node)
+    return out
+
+
+class ReshardFault(Fault):
+    kind = "reshard"
+    topologies = ("cluster",)
+
+    def __init__(self, ctx: Any, name: str):
+        super().__init__(ctx, name)
+        self._thread: threading.Thread | None = None
+        self._plan: dict[str, Any] = {}
+        self.moves: list[dict[str, Any]] = []      # one per start: for findings()
+
+    # ------------------------------------------------------------------ cluster access
+
+    def _client(self, addr: str) -> redis.Redis:
+        host, _, port = addr.rpartition(":")
+        return redis.Redis(host=host, port=int(port), socket_timeout=MIGRATE_TIMEOUT_MS / 1000 + 5,
+                           socket_connect_timeout=2, decode_responses=True)
+
+    def _layout(self) -> list[dict[str, Any]]:
+        """The cluster as the first node that answers sees it (primaries not failed)."""
+        topo = self.ctx.topology
+        for node in topo.nodes:
+            try:
+                return cluster_nodes(topo.call(node, "CLUSTER", "NODES", timeout=1.0))
+            except Exception:  # noqa: BLE001 - ask the next node
+                continue
+        raise RuntimeError("no node answers CLUSTER NODES")
+
+    @staticmethod
+    def _primaries(layout: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted((n for n in layout if "master" in n["flags"] and n["slots"]
+                       and not n["flags"] & {"fail", "fail?", "noaddr"}), key=lambda n: n["addr"])
+
+    # ------------------------------------------------------------------ the fault
+
+    def start(self) -> dict[str, Any]:
+        rng = self.ctx.rng
+        primaries = self._primaries(self._layout())
+        if len(primaries) < 2:
+            return {"skipped": "fewer than two primaries own slots"}
+        # The source is a primary that holds keys (the workload's: what the clients use),
+        # so every move meets the traffic; the target is any other.
+        keyed_of = {p["id"]: sorted(self._keyed_slots(p)) for p in primaries}
+        src = rng.choice([p for p in primaries if keyed_of[p["id"]]] or primaries)
+        dst = rng.choice([p for p in primaries if p is not src])
+        keyed = keyed_of[src["id"]]
+        empty = sorted(src["slots"] - set(keyed))
+        slots = keyed + rng.sample(empty, min(len(empty), rng.randint(8, 64)))
+        rng.shuffle(slots)
+        pauses = [round(rng.uniform(0.05, 0.5), 3) for _ in slots]
+        plan = {"from": src["addr"], "to": dst["addr"], "from_id": src["id"], "to_id": dst["id"],
+                "slots": len(slots), "keyed_slots": len(keyed)}
+        move = {**plan, "moved": 0, "keys": 0, "start": self.ctx.history.now(), "end": None, "error": None}
+        self.moves.append(move)
+        self._begin(slots[0], src, dst)
+        self._thread = threading.Thread(target=self._move_all, args=(slots, pauses, src, dst, move),
+                                        name="reshard", daemon=True)
+        self._thread.start()
+        self._plan = plan
+        return {**{k: v for k, v in plan.items() if not k.endswith("_id")},
+                "first_slot": slots[0]}
+
+    def stop(self) -> dict[str, Any]:
+        if self._thread is not None:
+            self._thread.join(STOP_WAIT_S)
+        move = self.moves[-1] if self.moves else {}
+        done = {k: move.get(k) for k in ("moved", "keys", "error")}
+        if self._thread is not None and self._thread.is_alive():
+            done["error"] = f"still moving after {STOP_WAIT_S:.0f}s; heal finishes it"
+        self._thread = None
+        return done
+
+    def heal(self) -> None:
+        if self._thread is not None:
+            self._thread.join(STOP_WAIT_S)
+        deadline = time.monotonic() + HEAL_TRIES_S
+        while True:
+            try:
+                fixed = self.fix_slots()
+                if fixed:
+                    self.ctx.record("reshard-fixed", {"slots": fixed})
+                return
+            except Exception:  # noqa: BLE001 - nodes may still be restarting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+
+    def describe(self) -> str:
+        p = self._plan
+        return f"reshard {p.get('slots', 0)} slots {p.get('from', '?')} → {p.get('to', '?')}" if p else self.name
+
+    def findings(self) -> dict[str, Any]:
+        """The moves, as windows of the report (node: "source → target")."""
+        return {"reshard": [{"node": f"{m['from']} → {m['to']}", "start": m["start"],
+                             "end": m["end"] if m["end"] is not None else m["start"],
+                             "slots": m["moved"], "keys": m["keys"], "error": m["error"]}
+                            for m in self.moves]}
+
+    # ------------------------------------------------------------------ moving slots
+
+    def _keyed_slots(self, src: dict[str, Any]) -> set[int]:
+        """The source's slots that hold keys (SCAN: it never blocks the node for long)."""
+        r = self._client(src["addr"])
+        try:
+            return {s for s in (key_slot(k.encode()) for k in r.scan_iter(count=1000)) if s in src["slots"]}
+        finally:
+            r.close()
+
+    def _begin(self, slot: int, src: dict[str, Any], dst: dict[str, Any]) -> None:
+        """Target IMPORTING first, then source MIGRATING (the order redis-cli uses: a
+        client sent over by ASK must find the target ready)."""
+        t, s = self._client(dst["addr"]), self._client(src["addr"])
+        try:
+            t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src["id"])
+            s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst["id"])
+        finally:
+            t.close()
+            s.close()
+
+    def _move_all(self, slots: list[int], pauses: list[float], src: dict[str, Any],
+                  dst: dict[str, Any], move: dict[str, Any]) -> None:
+        try:
+            for i, (slot, pause) in enumerate(zip(slots, pauses)):
+                if i:
+                    self._begin(slot, src, dst)
+                move["keys"] += self._move_keys(slot, src, dst)
+                time.sleep(pause)       # the ASK window: keys gone, slot not yet handed over
+                self._assign(slot, dst["id"])
+                move["moved"] += 1
+        except Exception as e:  # noqa: BLE001 - recorded; heal() finishes half-moved slots
+            move["error"] = f"{type(e).__name__}: {e}"[:300]
+        finally:
+            move["end"] = self.ctx.history.now()
+
+    def _move_keys(self, slot: int, src: dict[str, Any], dst: dict[str, Any]) -> int:
+        host, _, port = dst["addr"].rpartition(":")
+        s = self._client(src["addr"])
+        moved = 0
+        try:
+            while keys := s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_MIGRATE):
+                s.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
+                moved += len(keys)
+        finally:
+            s.close()
+        return moved
+
+    def _assign(self, slot: int, owner_id: str) -> None:
+        """SETSLOT NODE on the new owner first (it bumps its epoch), then on every other
+        primary; the gossip would carry it, but not before clients are sent back and forth."""
+        primaries = self._primaries(self._layout())
+        owner = [p for p in primaries if p["id"] == owner_id]
+        for p in owner + [p for p in primaries if p["id"] != owner_id]:
+            c = self._client(p["addr"])
+            try:
+                c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner_id)
+            except redis.ResponseError:
+                if p["id"] == owner_id:
+                    raise
+            finally:
+                c.close()
+
+    def fix_slots(self) -> list[int]:
+        """Finish every slot left MIGRATING or IMPORTING on a primary. Where the slot's
+        owner is still migrating it to a live primary, the move resumes; otherwise (a
+        failover lost one side's state) every primary's keys of the slot go to the owner.
+        Either way the slot ends stable, owned by one primary everywhere. Returns the slots
+        fixed. Raises if a node does not answer, or a key exists on both sides (BUSYKEY:
+        two versions of one key, to be looked at, not overwritten)."""
+        layout = self._layout()
+        masters = [n for n in layout if "master" in n["flags"] and not n["flags"] & {"fail", "noaddr"}]
+        by_id = {n["id"]: n for n in masters}
+        for n in masters:
+            # A node shows slots in migration only on its own line ("myself"): ask each.
+            own = [m for m in cluster_nodes(self._command(n, "CLUSTER", "NODES")) if "myself" in m["flags"]]
+            n["migrating"], n["importing"] = (own[0]["migrating"], own[0]["importing"]) if own else ({}, {})
+        stuck = sorted({s for n in masters for s in (*n["migrating"], *n["importing"])})
+        for slot in stuck:
+            owner = next((n for n in masters if slot in n["slots"]), None)
+            if owner is None:
+                raise RuntimeError(f"slot {slot} has no owner")
+            target = by_id.get(owner["migrating"].get(slot, ""))
+            if target is not None:
+                self._move_keys(slot, owner, target)
+                self._assign(slot, target["id"])
+                continue
+            for n in masters:
+                if n is not owner:
+                    self._evacuate(slot, n, owner)
+            self._command(owner, "CLUSTER", "SETSLOT", slot, "STABLE")
+            self._assign(slot, owner["id"])
+        return stuck
+
+    def _command(self, node: dict[str, Any], *args: Any) -> Any:
+        c = self._client(node["addr"])
+        try:
+            return c.execute_command(*args)
+        finally:
+            c.close()
+
+    def _evacuate(self, slot: int, node: dict[str, Any], owner: dict[str, Any]) -> None:
+        """Move a slot's keys from a primary that does not own it to the owner. Marked as
+        importing the slot, the node serves it to a connection that says ASKING; MIGRATE
+        goes on that connection (a pipeline keeps one)."""
+        host, _, port = owner["addr"].rpartition(":")
+        c = self._client(node["addr"])
+        try:
+            if c.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot):
+                c.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner["id"])
+                while keys := c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_MIGRATE):
+                    pipe = c.pipeline(transaction=False)
+                    pipe.execute_command("ASKING")
+                    pipe.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
+                    pipe.execute()
+            c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+        finally:
+            c.close()
