@@ -36,7 +36,8 @@ def test_reshard_under_load_follows_ask_and_moved_and_loses_nothing(tmp_path):
              and o["type"] == "info"]
     assert starts and all(s["keyed_slots"] >= 1 and s["slots"] > s["keyed_slots"] for s in starts), starts
     assert stops and all(s["error"] is None and s["keys"] >= 1 for s in stops), stops
-    assert [s["moved"] for s in stops] == [s["slots"] for s in starts[:len(stops)]]
+    # The schedule's stop ends a move after the slot in hand: some or all slots moved.
+    assert all(1 <= stop["moved"] <= start["slots"] for start, stop in zip(starts, stops))
     # The clients met the slots on the move: sent on by ASK while a key had left and its
     # slot had not been handed over yet, and by MOVED after.
     redirects = results["stats"].get("redirects") or {}
@@ -117,3 +118,33 @@ def test_heal_finishes_half_moved_slots(cluster):
     for k in resume_keys + back_keys:
         assert rc.smembers(k) == {b"before"}, k
     rc.close()
+
+
+def test_a_primary_killed_mid_move_is_failed_over_and_heal_leaves_every_slot_stable(tmp_path):
+    """`reshard-kill`: the source or the target dies with a slot's keys already moved and
+    the slot not handed over. The run must end healed, with no slot left migrating or
+    importing; what the clients lost is the checker's to say (not asserted here)."""
+    from harness.runner import Run
+    from harness.spec import TestSpec
+    from harness.topology import attach
+    spec = TestSpec(topology="cluster", workload="set", nemesis=["reshard-kill"], nemesis_interval=6,
+                    time_limit=14, concurrency=6, seed=11, keep=True, results_dir=str(tmp_path))
+    outcome = Run(spec).execute()
+    history = read_history(RunDir(outcome.run_dir).history_path)
+    project = RunDir(outcome.run_dir).test["project"]
+    topo = attach(project)
+    try:
+        stops = [o["value"] for o in history if o["process"] == NEMESIS and o["f"] == "stop-reshard"
+                 and o["type"] == "info"]
+        assert stops and all(s.get("restarted") and all(s["restarted"].values()) for s in stops), stops
+        starts = [o["value"] for o in history if o["process"] == NEMESIS and o["f"] == "start-reshard"
+                  and o["type"] == "info"]
+        assert starts and all(s["kill"] in ("source", "target") for s in starts), starts
+        assert outcome.results["healed"] is True and outcome.results.get("converged", True) is True
+        assert topo.problems() == []
+        for node in topo.nodes:
+            for n in cluster_nodes(topo.call(node, "CLUSTER", "NODES")):
+                if "myself" in n["flags"]:
+                    assert not n["migrating"] and not n["importing"], (node.name, n)
+    finally:
+        topo.down()

@@ -22,7 +22,7 @@ NEMESES.update({name: ProcessFault for name in PROCESS_NAMES if name != "restart
 NEMESES["restart-fast"] = RestartFastFault
 NEMESES["failover"] = FailoverFault
 NEMESES["pause-client"] = PauseClientFault
-NEMESES["reshard"] = ReshardFault
+NEMESES["reshard"] = NEMESES["reshard-kill"] = ReshardFault
 
 
 def check_names(names: list[str], topology: str | None = None) -> None:

@@ -11,10 +11,18 @@ there, so the clients do meet the ASK window.
 `start` picks a source primary that holds keys, a target, and the slots: every slot of
 the source that holds a key (the workload's keys: what the clients are using) plus a
 seeded number of empty ones; it returns once the first slot is MIGRATING, while a thread moves the rest.
-`stop` waits for that thread. A node killed, paused or cut off mid-migration leaves
+`stop` lets that thread finish the slot in hand and move no other. A node killed, paused or cut off mid-migration leaves
 slots half-moved, the case the Redis documentation warns about; `heal` finishes them
 (`fix_slots`), as `redis-cli --cluster fix` would: every key of such a slot goes to the
-slot's owner in the cluster's configuration, and the slot is made stable there.
+slot's owner in the cluster's configuration, and the slot is made stable there. A key
+found on both sides (the owner made a new one while the old one sat on the other node) is
+two versions of one key: the owner's is kept, the other is dropped and recorded
+(`diverged`), and the checker judges what that cost.
+
+`reshard-kill` is the case the Redis documentation warns about, made certain rather than
+left to the schedule: in the middle of a move — a slot's keys gone over, the slot not yet
+handed over — it SIGKILLs the source or the target (seeded). The Cluster fails it over to
+its replica, which knows nothing of the migration; `stop` restarts the killed server.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import redis
 from redis.crc import key_slot
 
 from ..roles import Fault
+from .process import heal_processes, wait_ping
 
 MIGRATE_TIMEOUT_MS = 10_000     # a set of a million members takes a few hundred ms to move
 KEYS_PER_MIGRATE = 100
@@ -65,9 +74,15 @@ class ReshardFault(Fault):
 
     def __init__(self, ctx: Any, name: str):
         super().__init__(ctx, name)
+        self.strike = name == "reshard-kill"        # kill the source or target mid-move
         self._thread: threading.Thread | None = None
         self._plan: dict[str, Any] = {}
         self.moves: list[dict[str, Any]] = []      # one per start: for findings()
+        self.killed: list[Any] = []                # nodes to start again at stop
+        self.diverged: list[dict[str, Any]] = []   # key versions heal dropped
+        self._halt = threading.Event()             # stop(): no new slot after the current one
+        self._plan_kill: str | None = None
+        self._plan_kill_at: int | None = None
 
     # ------------------------------------------------------------------ cluster access
 
@@ -105,14 +120,22 @@ class ReshardFault(Fault):
         dst = rng.choice([p for p in primaries if p is not src])
         keyed = keyed_of[src["id"]]
         empty = sorted(src["slots"] - set(keyed))
+        # The slots with keys go first, so even a move the schedule stops early meets
+        # the clients; the empty ones follow, as the rest of a range would.
+        rng.shuffle(keyed)
         slots = keyed + rng.sample(empty, min(len(empty), rng.randint(8, 64)))
-        rng.shuffle(slots)
         pauses = [round(rng.uniform(0.05, 0.5), 3) for _ in slots]
         plan = {"from": src["addr"], "to": dst["addr"], "from_id": src["id"], "to_id": dst["id"],
                 "slots": len(slots), "keyed_slots": len(keyed)}
+        if self.strike:
+            # Once the first slot's keys are on the target: the worst moment.
+            plan["kill"] = rng.choice(("source", "target"))
+            plan["kill_at_slot"] = 0
         move = {**plan, "moved": 0, "keys": 0, "start": self.ctx.history.now(), "end": None, "error": None}
         self.moves.append(move)
+        self._halt.clear()
         self._begin(slots[0], src, dst)
+        self._plan_kill, self._plan_kill_at = plan.get("kill"), plan.get("kill_at_slot")
         self._thread = threading.Thread(target=self._move_all, args=(slots, pauses, src, dst, move),
                                         name="reshard", daemon=True)
         self._thread.start()
@@ -121,24 +144,39 @@ class ReshardFault(Fault):
                 "first_slot": slots[0]}
 
     def stop(self) -> dict[str, Any]:
+        """The move stops after the slot in hand (as an operator interrupting a reshard
+        between slots would): the slots not reached stay where they were."""
+        self._halt.set()
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S)
         move = self.moves[-1] if self.moves else {}
         done = {k: move.get(k) for k in ("moved", "keys", "error")}
+        if self.killed:
+            done["restarted"] = self._restart()
         if self._thread is not None and self._thread.is_alive():
             done["error"] = f"still moving after {STOP_WAIT_S:.0f}s; heal finishes it"
         self._thread = None
         return done
 
     def heal(self) -> None:
+        self._halt.set()
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S)
         deadline = time.monotonic() + HEAL_TRIES_S
+        if self.strike:
+            self.killed = []
+            heal_processes(self.ctx.topology)
+        # Fix slots on the cluster as it settles, not while a failover or a node turning
+        # replica is under way: a node about to turn replica still says it is importing.
+        # (A half-moved slot alone does not stop the cluster from being healthy.)
+        while self.ctx.topology.problems() and time.monotonic() < deadline:
+            time.sleep(0.5)
         while True:
             try:
+                before = len(self.diverged)
                 fixed = self.fix_slots()
                 if fixed:
-                    self.ctx.record("reshard-fixed", {"slots": fixed})
+                    self.ctx.record("reshard-fixed", {"slots": fixed, "diverged": self.diverged[before:]})
                 return
             except Exception:  # noqa: BLE001 - nodes may still be restarting
                 if time.monotonic() > deadline:
@@ -154,7 +192,8 @@ class ReshardFault(Fault):
         return {"reshard": [{"node": f"{m['from']} → {m['to']}", "start": m["start"],
                              "end": m["end"] if m["end"] is not None else m["start"],
                              "slots": m["moved"], "keys": m["keys"], "error": m["error"]}
-                            for m in self.moves]}
+                            for m in self.moves],
+                "reshard_diverged": self.diverged}
 
     # ------------------------------------------------------------------ moving slots
 
@@ -181,9 +220,13 @@ class ReshardFault(Fault):
                   dst: dict[str, Any], move: dict[str, Any]) -> None:
         try:
             for i, (slot, pause) in enumerate(zip(slots, pauses)):
+                if i and self._halt.is_set():
+                    break
                 if i:
                     self._begin(slot, src, dst)
                 move["keys"] += self._move_keys(slot, src, dst)
+                if self.strike and i == self._plan_kill_at:
+                    move["killed"] = self._kill(src if self._plan_kill == "source" else dst)
                 time.sleep(pause)       # the ASK window: keys gone, slot not yet handed over
                 self._assign(slot, dst["id"])
                 move["moved"] += 1
@@ -191,6 +234,20 @@ class ReshardFault(Fault):
             move["error"] = f"{type(e).__name__}: {e}"[:300]
         finally:
             move["end"] = self.ctx.history.now()
+
+    def _kill(self, node: dict[str, Any]) -> dict[str, Any]:
+        topo = self.ctx.topology
+        victim = topo.node(node["addr"])
+        rc, out = topo.signal(victim, "redis", "KILL")
+        self.killed.append(victim)
+        return {"node": victim.name, "at": self.ctx.history.now(), **({"error": out.strip()[:200]} if rc else {})}
+
+    def _restart(self) -> dict[str, Any]:
+        topo = self.ctx.topology
+        victims, self.killed = self.killed, []
+        for n in victims:
+            topo.start_daemon(n, "redis")
+        return {n.name: wait_ping(topo, n, 5.0) is not None for n in victims}
 
     def _move_keys(self, slot: int, src: dict[str, Any], dst: dict[str, Any]) -> int:
         host, _, port = dst["addr"].rpartition(":")
@@ -213,16 +270,17 @@ class ReshardFault(Fault):
             c = self._client(p["addr"])
             try:
                 c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner_id)
-            except redis.ResponseError:
-                if p["id"] == owner_id:
+            except (redis.RedisError, OSError):
+                if p["id"] == owner_id:     # the others learn it from the owner's gossip
                     raise
             finally:
                 c.close()
 
     def fix_slots(self) -> list[int]:
         """Finish every slot left MIGRATING or IMPORTING on a primary. Where the slot's
-        owner is still migrating it to a live primary, the move resumes; otherwise (a
-        failover lost one side's state) every primary's keys of the slot go to the owner.
+        owner is still migrating it to a primary that is still importing it, the move
+        resumes; otherwise (a failover lost one side's state) every primary's keys of the
+        slot go to the owner.
         Either way the slot ends stable, owned by one primary everywhere. Returns the slots
         fixed. Raises if a node does not answer, or a key exists on both sides (BUSYKEY:
         two versions of one key, to be looked at, not overwritten)."""
@@ -239,7 +297,7 @@ class ReshardFault(Fault):
             if owner is None:
                 raise RuntimeError(f"slot {slot} has no owner")
             target = by_id.get(owner["migrating"].get(slot, ""))
-            if target is not None:
+            if target is not None and target["importing"].get(slot) == owner["id"]:
                 self._move_keys(slot, owner, target)
                 self._assign(slot, target["id"])
                 continue
@@ -266,11 +324,25 @@ class ReshardFault(Fault):
         try:
             if c.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot):
                 c.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner["id"])
-                while keys := c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_MIGRATE):
-                    pipe = c.pipeline(transaction=False)
-                    pipe.execute_command("ASKING")
-                    pipe.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
-                    pipe.execute()
+                for key in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1 << 20):
+                    try:
+                        self._asking(c, "MIGRATE", host, port, key, 0, MIGRATE_TIMEOUT_MS)
+                    except redis.ResponseError as e:
+                        if "BUSYKEY" not in str(e):
+                            raise
+                        # Two versions of one key: the owner's is what clients now use.
+                        size = self._asking(c, "MEMORY", "USAGE", key)
+                        self._asking(c, "DEL", key)
+                        self.diverged.append({"slot": slot, "key": key, "dropped_on": node["addr"],
+                                              "kept_on": owner["addr"], "dropped_bytes": size})
             c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
         finally:
             c.close()
+
+    @staticmethod
+    def _asking(c: redis.Redis, *args: Any) -> Any:
+        """A command on a slot the node is importing: ASKING first, on the same connection."""
+        pipe = c.pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.execute_command(*args)
+        return pipe.execute()[1]

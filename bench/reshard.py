@@ -1,0 +1,78 @@
+"""Cluster resharding under load, alone, with the source or target killed mid-move
+(`reshard-kill`), and with a primary killed or cut off as the schedule falls during a
+migration: one `splitbrain compare` over the nemesis, so the baselines (the same kill or
+cut without resharding) run in the same matrix, then one line of evidence per run.
+
+    .venv/bin/python bench/reshard.py [--repeat 3] [--time-limit 30] [--results DIR]
+    .venv/bin/python bench/reshard.py --evidence results/bench-reshard/compare/<stamp>
+
+Per run: slots and keys moved, moves cut short (and why), slots heal had to finish, the
+MOVED and ASK redirects the clients followed, lost writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.history import NEMESIS, read_history  # noqa: E402
+from harness.rundir import RunDir  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "splitbrain")
+NEMESES = "reshard,reshard-kill,kill-primary,reshard+kill-primary,isolate-primary,reshard+isolate-primary"
+
+
+def evidence(compare_dir: Path) -> None:
+    for results in sorted(compare_dir.glob("*/*/results.json")):
+        run = RunDir(results.parent)
+        r, test = run.results, run.test
+        set_ = ((r.get("checkers") or {}).get("set") or {}).get("details") or {}
+        moves = (r.get("windows") or {}).get("reshard") or []
+        history = read_history(run.history_path)
+        fixed = [o["value"]["slots"] for o in history
+                 if o["process"] == NEMESIS and o["f"] == "reshard-fixed" and o["type"] == "info"]
+        cut = [m["error"] for m in moves if m.get("error")]
+        redirects = (r.get("stats") or {}).get("redirects") or {}
+        print(f"  {'+'.join(test['nemesis']):24} seed {test['seed']}: valid {r.get('valid')}, "
+              f"lost {set_.get('lost_count')} of {set_.get('acknowledged_count')}; "
+              f"moves {len(moves)} ({sum(m.get('slots') or 0 for m in moves)} slots, "
+              f"{sum(m.get('keys') or 0 for m in moves)} keys), cut short {len(cut)}"
+              + (f" ({'; '.join(c[:70] for c in cut)})" if cut else "")
+              + f"; healed {r.get('healed')}, slots finished by heal {sum(map(len, fixed))}; "
+              f"MOVED {redirects.get('moved', 0)}, ASK {redirects.get('ask', 0)}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--time-limit", default="30")
+    ap.add_argument("--results", default=str(ROOT / "results" / "bench-reshard"))
+    ap.add_argument("--evidence", nargs="*", default=None, metavar="COMPARE_DIR")
+    a = ap.parse_args()
+    if a.evidence is not None:
+        for d in a.evidence:
+            evidence(Path(d))
+        return
+    cmd = [CLI, "compare", "-t", "cluster", "-w", "set", "--vary", f"nemesis={NEMESES}",
+           "--nemesis-overlap", "--nemesis-interval", "5", "--time-limit", a.time_limit,
+           "--repeat", str(a.repeat), "--seed", "200", "--fail-on", "never", "--results-dir", a.results]
+    print(f"`{' '.join(cmd[1:])}`\n", flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    print(proc.stdout.strip() or proc.stderr.strip()[-600:], flush=True)
+    print(f"\n({time.monotonic() - t0:.0f}s, exit {proc.returncode})\n", flush=True)
+    dirs = sorted((Path(a.results) / "compare").iterdir())
+    if dirs:
+        evidence(dirs[-1])
+        print(json.dumps({"compare_dir": str(dirs[-1])}))
+
+
+if __name__ == "__main__":
+    main()
