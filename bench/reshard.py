@@ -6,8 +6,9 @@ cut without resharding) run in the same matrix, then one line of evidence per ru
     .venv/bin/python bench/reshard.py [--repeat 3] [--time-limit 30] [--results DIR]
     .venv/bin/python bench/reshard.py --evidence results/bench-reshard/compare/<stamp>
 
-Per run: slots and keys moved, moves cut short (and why), slots heal had to finish, the
-MOVED and ASK redirects the clients followed, lost writes.
+Per run: slots and keys moved, moves cut short (and why), half-moved slots finished (at the
+fault's stop or at heal) and key versions dropped doing so, the MOVED and ASK redirects the
+clients followed, lost writes.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def evidence(compare_dir: Path) -> None:
         set_ = ((r.get("checkers") or {}).get("set") or {}).get("details") or {}
         moves = (r.get("windows") or {}).get("reshard") or []
         history = read_history(run.history_path)
-        fixed = [o["value"]["slots"] for o in history
-                 if o["process"] == NEMESIS and o["f"] == "reshard-fixed" and o["type"] == "info"]
+        fixes = [o["value"] for o in history if o["process"] == NEMESIS and o["type"] == "info"
+                 and (o["f"] == "reshard-fixed" or (o["f"] == "stop-reshard" and "fixed" in o["value"]))]
+        fixed = [f["fixed"] for f in fixes]
+        diverged = sum(len(f.get("diverged") or ()) for f in fixes)
         cut = [m["error"] for m in moves if m.get("error")]
         redirects = (r.get("stats") or {}).get("redirects") or {}
         print(f"  {'+'.join(test['nemesis']):24} seed {test['seed']}: valid {r.get('valid')}, "
@@ -45,7 +48,8 @@ def evidence(compare_dir: Path) -> None:
               f"moves {len(moves)} ({sum(m.get('slots') or 0 for m in moves)} slots, "
               f"{sum(m.get('keys') or 0 for m in moves)} keys), cut short {len(cut)}"
               + (f" ({'; '.join(c[:70] for c in cut)})" if cut else "")
-              + f"; healed {r.get('healed')}, slots finished by heal {sum(map(len, fixed))}; "
+              + f"; healed {r.get('healed')}, half-moved slots finished {sum(map(len, fixed))} "
+              f"(key versions dropped {diverged}); "
               f"MOVED {redirects.get('moved', 0)}, ASK {redirects.get('ask', 0)}", flush=True)
 
 

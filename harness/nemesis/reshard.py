@@ -145,16 +145,24 @@ class ReshardFault(Fault):
 
     def stop(self) -> dict[str, Any]:
         """The move stops after the slot in hand (as an operator interrupting a reshard
-        between slots would): the slots not reached stay where they were."""
+        between slots would): the slots not reached stay where they were. A killed server
+        is started again, and a slot the failure left half-moved is finished, as the
+        operator would with `redis-cli --cluster fix`, so that one window's damage does
+        not run on into the next (if that fails, heal tries again at the end)."""
         self._halt.set()
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S)
         move = self.moves[-1] if self.moves else {}
         done = {k: move.get(k) for k in ("moved", "keys", "error")}
-        if self.killed:
-            done["restarted"] = self._restart()
         if self._thread is not None and self._thread.is_alive():
             done["error"] = f"still moving after {STOP_WAIT_S:.0f}s; heal finishes it"
+        elif self.killed or move.get("error"):
+            if self.killed:
+                done["restarted"] = self._restart()
+            try:
+                done.update(self._settle_and_fix(time.monotonic() + HEAL_TRIES_S))
+            except Exception as e:  # noqa: BLE001 - heal() tries again at the end
+                done["fix_error"] = f"{type(e).__name__}: {e}"[:300]
         self._thread = None
         return done
 
@@ -162,22 +170,25 @@ class ReshardFault(Fault):
         self._halt.set()
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S)
-        deadline = time.monotonic() + HEAL_TRIES_S
         if self.strike:
             self.killed = []
             heal_processes(self.ctx.topology)
-        # Fix slots on the cluster as it settles, not while a failover or a node turning
-        # replica is under way: a node about to turn replica still says it is importing.
-        # (A half-moved slot alone does not stop the cluster from being healthy.)
+        fixed = self._settle_and_fix(time.monotonic() + HEAL_TRIES_S)
+        if fixed:
+            self.ctx.record("reshard-fixed", fixed)
+
+    def _settle_and_fix(self, deadline: float) -> dict[str, Any]:
+        """fix_slots on the cluster as it settles, not while a failover or a node turning
+        replica is under way (a node about to turn replica still says it is importing; a
+        half-moved slot alone leaves the cluster healthy). Retried until `deadline` while
+        nodes restart. Returns {"fixed": slots, "diverged": [...]}, or {} if none."""
         while self.ctx.topology.problems() and time.monotonic() < deadline:
             time.sleep(0.5)
         while True:
             try:
                 before = len(self.diverged)
                 fixed = self.fix_slots()
-                if fixed:
-                    self.ctx.record("reshard-fixed", {"slots": fixed, "diverged": self.diverged[before:]})
-                return
+                return {"fixed": fixed, "diverged": self.diverged[before:]} if fixed else {}
             except Exception:  # noqa: BLE001 - nodes may still be restarting
                 if time.monotonic() > deadline:
                     raise
@@ -301,10 +312,11 @@ class ReshardFault(Fault):
                 self._move_keys(slot, owner, target)
                 self._assign(slot, target["id"])
                 continue
+            # The owner first: while it says MIGRATING it answers ASK to the keys sent back.
+            self._command(owner, "CLUSTER", "SETSLOT", slot, "STABLE")
             for n in masters:
                 if n is not owner:
                     self._evacuate(slot, n, owner)
-            self._command(owner, "CLUSTER", "SETSLOT", slot, "STABLE")
             self._assign(slot, owner["id"])
         return stuck
 
