@@ -58,13 +58,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--time-limit", default="30")
     ap.add_argument("--results", default=str(ROOT / "results" / "bench-reshard"))
+    ap.add_argument("--nemeses", default=NEMESES, help="the values of --vary nemesis=")
     ap.add_argument("--evidence", nargs="*", default=None, metavar="COMPARE_DIR")
     a = ap.parse_args()
     if a.evidence is not None:
         for d in a.evidence:
             evidence(Path(d))
         return
-    cmd = [CLI, "compare", "-t", "cluster", "-w", "set", "--vary", f"nemesis={NEMESES}",
+    cmd = [CLI, "compare", "-t", "cluster", "-w", "set", "--vary", f"nemesis={a.nemeses}",
            "--nemesis-overlap", "--nemesis-interval", "5", "--time-limit", a.time_limit,
            "--repeat", str(a.repeat), "--seed", "200", "--fail-on", "never", "--results-dir", a.results]
     print(f"`{' '.join(cmd[1:])}`\n", flush=True)

@@ -83,7 +83,8 @@ def _owner_and_keys(topo, slot):
 def test_heal_finishes_half_moved_slots(cluster):
     """A move cut short keeps the slot MIGRATING on its owner: heal resumes it to the
     target. A move whose owner lost that state (as a promoted replica does) has keys on a
-    primary that does not own the slot: heal brings them back to the owner."""
+    primary that does not own the slot: heal carries the move on to that primary, and a
+    key the owner made anew meanwhile is a second version, dropped and recorded."""
     rc = RedisCluster(startup_nodes=[ClusterNode(n.ip, 6379) for n in cluster.nodes], socket_timeout=2)
     fault = ReshardFault(NemesisContext(cluster, _NoHistory(), random.Random(3)), "reshard")
     layout = cluster_nodes(cluster.call(cluster.nodes[0], "CLUSTER", "NODES"))
@@ -106,14 +107,19 @@ def test_heal_finishes_half_moved_slots(cluster):
     fault._begin(back_slot, src, dst)
     fault._move_keys(back_slot, src, dst)
     cluster.call(cluster.node(src["addr"]), "CLUSTER", "SETSLOT", back_slot, "STABLE")
+    # Without its MIGRATING state the owner serves the missing key itself: a client's
+    # write makes a second version of it there.
+    cluster.call(cluster.node(src["addr"]), "SADD", back_keys[0], "after")
 
     assert sorted(fault.fix_slots()) == sorted([resume_slot, back_slot])
     owners, holders = _owner_and_keys(cluster, resume_slot)
     assert owners == {dst["id"]} and set(holders) == {dst["addr"]}
     assert sorted(holders[dst["addr"]]) == sorted(resume_keys)
     owners, holders = _owner_and_keys(cluster, back_slot)
-    assert owners == {src["id"]} and set(holders) == {src["addr"]}
-    assert sorted(holders[src["addr"]]) == sorted(back_keys)
+    assert owners == {dst["id"]} and set(holders) == {dst["addr"]}
+    assert sorted(holders[dst["addr"]]) == sorted(back_keys)
+    assert fault.diverged == [{"slot": back_slot, "key": back_keys[0], "dropped_on": src["addr"],
+                               "kept_on": dst["addr"], "dropped_bytes": fault.diverged[0]["dropped_bytes"]}]
     assert fault.fix_slots() == []          # nothing left to fix: heal is idempotent
     rc.nodes_manager.initialize()
     for k in resume_keys + back_keys:

@@ -11,18 +11,20 @@ there, so the clients do meet the ASK window.
 `start` picks a source primary that holds keys, a target, and the slots: every slot of
 the source that holds a key (the workload's keys: what the clients are using) plus a
 seeded number of empty ones; it returns once the first slot is MIGRATING, while a thread moves the rest.
-`stop` lets that thread finish the slot in hand and move no other. A node killed, paused or cut off mid-migration leaves
-slots half-moved, the case the Redis documentation warns about; `heal` finishes them
-(`fix_slots`), as `redis-cli --cluster fix` would: every key of such a slot goes to the
-slot's owner in the cluster's configuration, and the slot is made stable there. A key
-found on both sides (the owner made a new one while the old one sat on the other node) is
-two versions of one key: the owner's is kept, the other is dropped and recorded
-(`diverged`), and the checker judges what that cost.
+`stop` lets that thread finish the slot in hand and move no other. A node killed, paused
+or cut off mid-migration leaves slots half-moved, the case the Redis documentation warns
+about; the fault's `stop` (and `heal`, at the end) finishes them (`fix_slots`), as an
+operator's `redis-cli --cluster fix` would: every key of such a slot goes to the primary
+that holds the moved keys (or back to the owner), and the slot is made stable. A key found
+on both sides (a client made a new one where the old one was missing) is two versions of
+one key: one is kept, the other dropped and recorded (`diverged`), and the checker judges
+what that cost.
 
 `reshard-kill` is the case the Redis documentation warns about, made certain rather than
 left to the schedule: in the middle of a move — a slot's keys gone over, the slot not yet
 handed over — it SIGKILLs the source or the target (seeded). The Cluster fails it over to
-its replica, which knows nothing of the migration; `stop` restarts the killed server.
+its replica, which knows nothing of the migration; `stop` restarts the killed server
+and finishes the slot.
 """
 
 from __future__ import annotations
@@ -261,16 +263,40 @@ class ReshardFault(Fault):
         return {n.name: wait_ping(topo, n, 5.0) is not None for n in victims}
 
     def _move_keys(self, slot: int, src: dict[str, Any], dst: dict[str, Any]) -> int:
+        """MIGRATE the slot's keys from src (which owns it, MIGRATING) to dst. A key dst
+        has already is two versions of one key (see `fix_slots`): src's is dropped."""
         host, _, port = dst["addr"].rpartition(":")
         s = self._client(src["addr"])
         moved = 0
         try:
             while keys := s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_MIGRATE):
-                s.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
-                moved += len(keys)
+                try:
+                    s.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
+                    moved += len(keys)
+                    continue
+                except redis.ResponseError as e:
+                    if "BUSYKEY" not in str(e):
+                        raise
+                for key in keys:        # one by one, to find the ones dst has
+                    try:
+                        s.execute_command("MIGRATE", host, port, key, 0, MIGRATE_TIMEOUT_MS)
+                        moved += 1
+                    except redis.ResponseError as e:
+                        if "BUSYKEY" not in str(e):
+                            raise
+                        self._drop(s, slot, key, src, dst, asking=False)
         finally:
             s.close()
         return moved
+
+    def _drop(self, c: redis.Redis, slot: int, key: str, dropped: dict[str, Any],
+              kept: dict[str, Any], asking: bool) -> None:
+        """Drop one version of a key that exists on two primaries, and record it."""
+        run = self._asking if asking else (lambda conn, *a: conn.execute_command(*a))
+        size = run(c, "MEMORY", "USAGE", key)
+        run(c, "DEL", key)
+        self.diverged.append({"slot": slot, "key": key, "dropped_on": dropped["addr"],
+                              "kept_on": kept["addr"], "dropped_bytes": size})
 
     def _assign(self, slot: int, owner_id: str) -> None:
         """SETSLOT NODE on the new owner first (it bumps its epoch), then on every other
@@ -288,13 +314,18 @@ class ReshardFault(Fault):
                 c.close()
 
     def fix_slots(self) -> list[int]:
-        """Finish every slot left MIGRATING or IMPORTING on a primary. Where the slot's
-        owner is still migrating it to a primary that is still importing it, the move
-        resumes; otherwise (a failover lost one side's state) every primary's keys of the
-        slot go to the owner.
-        Either way the slot ends stable, owned by one primary everywhere. Returns the slots
-        fixed. Raises if a node does not answer, or a key exists on both sides (BUSYKEY:
-        two versions of one key, to be looked at, not overwritten)."""
+        """Finish every slot left MIGRATING or IMPORTING on a primary, so that it ends
+        stable, owned by one primary everywhere. Returns the slots fixed; raises if a node
+        does not answer.
+
+        Where the owner still migrates the slot to a primary still importing it, the move
+        resumes. Otherwise a failover lost one side's state, and the keys already moved
+        sit on a primary that does not own the slot (the target, or the replica that took
+        its place): the move is carried on to that primary, with the owner kept MIGRATING
+        meanwhile, so that a client writing a key the owner lacks is sent on by ASK rather
+        than making a second version of it on the owner. Keys on several non-owners, or
+        none, go back to the owner. A key found on both sides is two versions of one key:
+        the one where the slot ends up is kept, the other dropped and recorded."""
         layout = self._layout()
         masters = [n for n in layout if "master" in n["flags"] and not n["flags"] & {"fail", "noaddr"}]
         by_id = {n["id"]: n for n in masters}
@@ -308,16 +339,30 @@ class ReshardFault(Fault):
             if owner is None:
                 raise RuntimeError(f"slot {slot} has no owner")
             target = by_id.get(owner["migrating"].get(slot, ""))
-            if target is not None and target["importing"].get(slot) == owner["id"]:
+            holders = [n for n in masters if n is not owner
+                       and self._command(n, "CLUSTER", "COUNTKEYSINSLOT", slot)]
+            if target is None or target["importing"].get(slot) != owner["id"]:
+                if len(holders) == 1:
+                    target = holders[0]
+                    self._command(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", owner["id"])
+                    self._command(owner, "CLUSTER", "SETSLOT", slot, "MIGRATING", target["id"])
+                else:
+                    target = None
+            if target is not None:
                 self._move_keys(slot, owner, target)
                 self._assign(slot, target["id"])
-                continue
-            # The owner first: while it says MIGRATING it answers ASK to the keys sent back.
-            self._command(owner, "CLUSTER", "SETSLOT", slot, "STABLE")
-            for n in masters:
-                if n is not owner:
+            else:
+                # The owner first: while it says MIGRATING it answers ASK to keys sent back.
+                self._command(owner, "CLUSTER", "SETSLOT", slot, "STABLE")
+                for n in holders:
                     self._evacuate(slot, n, owner)
-            self._assign(slot, owner["id"])
+                self._assign(slot, owner["id"])
+            for n in masters:
+                if slot in n["migrating"] or slot in n["importing"]:
+                    try:
+                        self._command(n, "CLUSTER", "SETSLOT", slot, "STABLE")
+                    except redis.ResponseError:
+                        pass        # already cleared by SETSLOT NODE
         return stuck
 
     def _command(self, node: dict[str, Any], *args: Any) -> Any:
@@ -342,11 +387,7 @@ class ReshardFault(Fault):
                     except redis.ResponseError as e:
                         if "BUSYKEY" not in str(e):
                             raise
-                        # Two versions of one key: the owner's is what clients now use.
-                        size = self._asking(c, "MEMORY", "USAGE", key)
-                        self._asking(c, "DEL", key)
-                        self.diverged.append({"slot": slot, "key": key, "dropped_on": node["addr"],
-                                              "kept_on": owner["addr"], "dropped_bytes": size})
+                        self._drop(c, slot, key, node, owner, asking=True)
             c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
         finally:
             c.close()
