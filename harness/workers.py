@@ -105,8 +105,8 @@ class Workers:
                     done = {"process": process, "type": kind, "f": op["f"], "key": op.get("key"),
                             "value": op.get("value"), "error": err}
                 if session.redirects:
-                    # Which ops met a slot on the move (resharding, failover): the run's
-                    # statistics count them, and the op table shows them.
+                    # Which ops met a slot on the move (resharding, failover): kept on
+                    # the op in the history, counted in the run's statistics.
                     done["redirects"] = list(session.redirects)
                 history.append(done)
                 self.counters.add(done["type"])

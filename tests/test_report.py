@@ -363,3 +363,14 @@ def test_fault_at_names_a_fault_coming_into_force():
     assert fault_text(4.1, windows) == "partition (coming into force)"
     assert fault_text(5.0, windows) == "partition"
     assert fault_text(8.1, windows).startswith("after partition")
+
+
+def test_redirects_card_only_when_the_clients_followed_some(tmp_path):
+    d = make_run(tmp_path / "run", n_ops=300, linearizable_failure=False)
+    page = build_report(d).read_text(encoding="utf-8")
+    assert "MOVED / ASK followed" not in _text(page)
+    res = json.loads((d / "results.json").read_text())
+    res["stats"]["redirects"] = {"moved": 12, "ask": 345}
+    (d / "results.json").write_text(json.dumps(res))
+    page = _text(build_report(d).read_text(encoding="utf-8"))
+    assert re.search(r"12 / 345.{0,200}MOVED / ASK followed|MOVED / ASK followed.{0,200}12 / 345", page, re.S)

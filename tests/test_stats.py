@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.history import fault_windows, pair_ops
-from harness.stats import quantile, run_stats, time_to_failover
+from harness.stats import stats_figures, quantile, run_stats, time_to_failover
 
 MS = 1_000_000          # history times are nanoseconds
 
@@ -98,6 +98,19 @@ def test_run_stats_without_faults():
 def test_run_stats_of_nothing():
     assert run_stats([]) == {"ops": 0}
     assert run_stats([nem("info", "start-partition", 1)]) == {"ops": 0}
+
+
+def test_redirects_are_counted_from_the_completions_that_carry_them():
+    ask = {**op(1, "ok", 30, node="B"), "redirects": ["ask", "moved"]}
+    history = [op(0, "invoke", 0), {**op(0, "ok", 10, node="A"), "redirects": ["moved"]},
+               op(1, "invoke", 20), ask,
+               op(2, "invoke", 40), {**op(2, "fail", 50), "redirects": "ask"},        # not a list: ignored
+               op(3, "invoke", 60), {**op(3, "ok", 70), "redirects": ["sideways", 3]}]  # unknown: ignored
+    s = run_stats(history)
+    assert s["redirects"] == {"moved": 2, "ask": 1}
+    assert {f.name: f.value for f in stats_figures(s)}["redirects"] == 3
+    assert "redirects" not in run_stats(history[:1] + [op(0, "ok", 10)])
+    assert {f.name: f.value for f in stats_figures({"redirects": "junk"})}["redirects"] is None
 
 
 def test_failover_ignores_an_op_invoked_before_the_window():
