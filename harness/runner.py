@@ -29,7 +29,8 @@ from . import __version__
 from .analysis import judge, run_checkers, workload_for
 from .engine import docker_client
 from .errors import EnvironmentProblem, SplitbrainError, UsageError
-from .history import HistoryWriter, read_history
+from .history import read_history
+from .history_writer import HistoryWriter
 from .junit import write_junit
 from .nemesis import Nemesis, NemesisContext, build_faults, check_names
 from .outcome import EXIT_FOR_VALID

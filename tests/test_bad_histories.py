@@ -15,7 +15,10 @@ import json
 import math
 import os
 import traceback
+import zlib
 from pathlib import Path
+
+import zstandard
 
 import pytest
 from click.testing import CliRunner
@@ -90,9 +93,35 @@ def _valid_op(op) -> bool:
     return key is None or (isinstance(key, (str, int)) and not isinstance(key, bool))
 
 
+def decompressed(data: bytes) -> bytes | None:
+    """What zstd or gzip data holds (a stream without its end: what it holds so far);
+    None if it is damaged or followed by bytes that are not more of it. The data as it
+    is if it does not start with either's magic bytes."""
+    if data.startswith(b"\x28\xb5\x2f\xfd"):
+        d = zstandard.ZstdDecompressor().decompressobj()
+    elif data.startswith(b"\x1f\x8b"):
+        d = zlib.decompressobj(31)
+    else:
+        return data
+    try:
+        out = d.decompress(data)
+    except (zstandard.ZstdError, zlib.error):
+        return None
+    rest = d.unused_data if d.eof else b""
+    if rest:
+        more = decompressed(rest) if rest.startswith(data[:2]) else None
+        return None if more is None else out + more
+    return out
+
+
 def oracle(data: bytes):
     """("valid", ops), ("invalid", what the message must name), or ("cut", ops): the last
-    line lacks its newline and may be a cut-off op line (dropped) or garbage (refused)."""
+    line lacks its newline and may be a cut-off op line (dropped) or garbage (refused).
+    zstd or gzip data is judged by what it holds; damaged, it is refused."""
+    inner = decompressed(data)
+    if inner is None:
+        return "invalid", "damaged"
+    data = inner
     if data.startswith(BOM):
         data = data[3:]
     lines = data.split(b"\n")
@@ -151,6 +180,7 @@ def judged(path: Path, data: bytes, model: str = "register") -> None:
     """Run the CLI on data and hold it to the oracle."""
     path.write_bytes(data)
     kind, detail = oracle(data)
+    data = decompressed(data) or b""
     event(f"oracle: {kind}")
     line = answer(check_cli(path, model))
     if kind == "invalid":
