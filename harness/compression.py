@@ -26,6 +26,9 @@ import zstandard
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_LEVEL = 1         # bench/compression.py: a better ratio than 3 to 12, and faster
+#: A file written once at the end (final.json): its sets of integers compress 60x at level
+#: 6 against 5x at level 1 (8 MB of a 30 s set run in 0.03 s).
+ZSTD_WHOLE_FILE_LEVEL = 6
 GZIP_LEVEL = 6
 
 #: Compressed bytes fed to the decompressor at a time. It bounds what one feed can
@@ -49,9 +52,9 @@ def codec_of_bytes(head: bytes) -> str | None:
     return "zstd" if head.startswith(ZSTD_MAGIC) else "gzip" if head.startswith(GZIP_MAGIC) else None
 
 
-def _compressor(codec: str) -> Any:
+def _compressor(codec: str, level: int) -> Any:
     if codec == "zstd":
-        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+        return zstandard.ZstdCompressor(level=level).compressobj()
     return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)    # wbits 31: a gzip member
 
 
@@ -69,11 +72,11 @@ class Appender:
     buffer of ours: a killed process loses nothing it wrote). `close()` ends the stream
     and syncs it to disk. Not thread-safe: one writer at a time."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, zstd_level: int = ZSTD_LEVEL):
         self.path = os.fspath(path)
         self.codec = codec_of_name(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        self._c = _compressor(self.codec) if self.codec else None
+        self._c = _compressor(self.codec, zstd_level) if self.codec else None
 
     def write(self, data: bytes) -> None:
         if self._c is None:
@@ -108,7 +111,7 @@ def write_file(path: str | os.PathLike, data: bytes) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-    out = Appender(path)
+    out = Appender(path, ZSTD_WHOLE_FILE_LEVEL)
     try:
         out.write(data)
     finally:
