@@ -297,7 +297,7 @@ def check(path: str, model: str | None, consistency_model: str | None, time_limi
           as_json: bool) -> None:
     """Re-check a run directory with its workload's checkers (rewriting results.json, the
     report and junit.xml), or check a bare history file: our JSONL, or Jepsen's EDN
-    (a name ending in .edn)."""
+    (a name ending in .edn), either plain or compressed (zstd, gzip)."""
     if consistency_model:
         check_model(consistency_model)
     if Path(path).is_dir():

@@ -91,10 +91,11 @@ FILE_MODELS = (*MODELS, "list-append")
 
 
 def read_history_file(path: str, model: str) -> list[dict[str, Any]]:
-    """A bare history: Jepsen EDN if the name ends in .edn, else our JSONL. An EDN
+    """A bare history: Jepsen EDN if the name ends in .edn (or .edn.zst, .edn.gz), else our
+    JSONL; either may be compressed. An EDN
     register or kv history is a Jepsen independent (multi-key) one, as `export` writes
     ours, when every client op's value is a [key value] pair."""
-    if not Path(path).name.lower().endswith(".edn"):
+    if not Path(path).name.lower().endswith((".edn", ".edn.zst", ".edn.gz")):
         return read_history(path)
     return read_edn_history(path, keyed=None if model in MODELS else False)
 

@@ -125,6 +125,8 @@ _CHUNK = 1 << 20
 def iter_history(path: str | os.PathLike, allow_empty: bool = False,
                  name: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield validated ops from a JSONL history, raising HistoryError at the first bad line.
+    The file may be zstd- or gzip-compressed (told by its first bytes: harness.compression);
+    lines are numbered in what it holds, so the messages are those of its plain twin.
 
     One JSON object per line, lines ending in \\n (\\r\\n too); blank lines are skipped, a
     UTF-8 byte-order mark at the start is ignored. Client ops must pair up: a process

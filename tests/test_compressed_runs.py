@@ -124,3 +124,20 @@ def test_a_compressed_final_read_that_is_damaged_reads_as_none(runs, tmp_path):
     (d / "final.json.zst").write_bytes(b"\x28\xb5\x2f\xfd" + b"junk" * 10)
     assert RunDir(d).final is None
     assert cli("check", d).exit_code == 4       # no final reads: the set checker cannot judge
+
+
+@pytest.mark.parametrize("codec", ["zst", "gz"])
+def test_check_file_takes_compressed_jsonl_and_edn(runs, tmp_path, codec):
+    plain, _ = runs
+    edn = tmp_path / "h.edn"
+    assert cli("export", plain, "--format", "edn", "-o", edn).exit_code == 0
+    for path in (plain / "history.jsonl", edn):
+        packed = tmp_path / f"{path.name}.{codec}"
+        packed.write_bytes(compress(path.read_bytes(), codec, pieces=4))
+        a, b = cli("check", path, "--model", "register"), cli("check", packed, "--model", "register")
+        assert a.exit_code == b.exit_code and a.stderr == b.stderr, (a.output, b.output)
+        assert a.stdout.split("(")[0] == b.stdout.split("(")[0]
+        assert "index 0" in a.stderr        # set ops: the register model refuses the same op
+    packed.write_bytes(packed.read_bytes()[:8] + b"junk" * 20)
+    line = one_line_error(cli("check", packed, "--model", "register"))
+    assert line.startswith(f"splitbrain: h.edn.{codec}: cannot read history: damaged"), line
