@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from harness import doctor as doctor_checks
-from harness.analysis import FILE_MODELS, check_history_file, export_edn, recheck, workload_for
+from harness.analysis import EXPORT_FORMATS, FILE_MODELS, check_history_file, export_history, recheck, workload_for
 from harness.checkers.linearizability import summary_of
 from harness.checkers.txn.consistency import MODELS as TXN_MODELS, check_model
 from harness.compare import rebuild, run_compare
@@ -297,7 +297,7 @@ def check(path: str, model: str | None, consistency_model: str | None, time_limi
           as_json: bool) -> None:
     """Re-check a run directory with its workload's checkers (rewriting results.json, the
     report and junit.xml), or check a bare history file: our JSONL, or Jepsen's EDN
-    (a name ending in .edn)."""
+    (a name ending in .edn), either plain or compressed (zstd, gzip)."""
     if consistency_model:
         check_model(consistency_model)
     if Path(path).is_dir():
@@ -325,13 +325,13 @@ def check(path: str, model: str | None, consistency_model: str | None, time_limi
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["edn"]), default="edn", show_default=True,
-              help="edn: Jepsen's history.edn, one op map per line.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="edn", show_default=True,
+              help="edn: Jepsen's history.edn, one op map per line; jsonl: the history uncompressed.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="File to write (default: standard output).")
 def export(run_dir: str, fmt: str, output: str | None) -> None:
-    """Write RUN_DIR's history in another tool's format (Jepsen EDN)."""
-    n = export_edn(run_dir, output)
+    """Write RUN_DIR's history in another tool's format (Jepsen EDN), or as plain JSONL."""
+    n = export_history(run_dir, fmt, output)
     if output is not None:
         click.echo(f"wrote {n} ops to {output}", err=True)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.history import NEMESIS, read_history  # noqa: E402
-from harness.rundir import find_run_dirs  # noqa: E402
+from harness.rundir import find_run_dirs, history_file  # noqa: E402
 
 
 def latencies(history: list[dict]) -> dict[str, list[float]]:
@@ -37,8 +37,8 @@ def main() -> None:
     merged: dict[str, list[float]] = defaultdict(list)
     runs = find_run_dirs(root)
     for d in runs:
-        if (d / "history.jsonl").exists():
-            for f, xs in latencies(read_history(d / "history.jsonl")).items():
+        if history_file(d).exists():
+            for f, xs in latencies(read_history(history_file(d))).items():
                 merged[f] += xs
     print(f"{len(runs)} runs under {root}")
     for f, xs in sorted(merged.items()):

@@ -20,6 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from fault_latency import latencies  # noqa: E402
 from harness.history import fault_windows, read_history  # noqa: E402
+from harness.rundir import HISTORY_NAMES, find_run_dirs, history_file  # noqa: E402
 
 CASE_II = ["-t", "sentinel", "-n", "isolate-primary-with-clients"]
 RUNS = {
@@ -56,7 +57,7 @@ def du(path: Path) -> int:
 
 def describe(name: str, run_dir: Path, took: float, rc: int) -> str:
     results = json.loads((run_dir / "results.json").read_text())
-    history = read_history(run_dir / "history.jsonl")
+    history = read_history(history_file(run_dir))
     st = results.get("stats", {})
     parts = [f"exit {rc}, {took:.0f}s wall, verdict {results.get('valid')}, healed {results.get('healed')}"]
     for cname, c in (results.get("checkers") or {}).items():
@@ -78,7 +79,7 @@ def describe(name: str, run_dir: Path, took: float, rc: int) -> str:
         parts.append(f"{o['f']}: {json.dumps(o['value'], default=str)[:400]}")
     for key, ws in (results.get("windows") or {}).items():
         parts.append(f"{key}: {[(w['node'], w.get('source')) for w in ws]}")
-    parts.append(f"results dir {du(run_dir) / 1e6:.0f} MB, history {du(run_dir / 'history.jsonl') / 1e6:.0f} MB")
+    parts.append(f"results dir {du(run_dir) / 1e6:.0f} MB, history {du(history_file(run_dir)) / 1e6:.0f} MB")
     return "\n    ".join(parts)
 
 
@@ -109,8 +110,10 @@ def main() -> None:
 
 def latencies_all(root: Path) -> dict[str, float]:
     merged: dict[str, list[float]] = {}
-    for h in root.rglob("history.jsonl"):
-        for f, xs in latencies(read_history(h)).items():
+    for d in find_run_dirs(root):
+        if not any((d / name).exists() for name in HISTORY_NAMES):
+            continue
+        for f, xs in latencies(read_history(history_file(d))).items():
             merged.setdefault(f, []).extend(xs)
     return {f: round(sorted(xs)[len(xs) // 2], 3) for f, xs in merged.items()}
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import random
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+import orjson
 
 from .checkers import list_append, linearizable
 from .checkers.models import MODELS
@@ -89,10 +91,11 @@ FILE_MODELS = (*MODELS, "list-append")
 
 
 def read_history_file(path: str, model: str) -> list[dict[str, Any]]:
-    """A bare history: Jepsen EDN if the name ends in .edn, else our JSONL. An EDN
+    """A bare history: Jepsen EDN if the name ends in .edn (or .edn.zst, .edn.gz), else our
+    JSONL; either may be compressed. An EDN
     register or kv history is a Jepsen independent (multi-key) one, as `export` writes
     ours, when every client op's value is a [key value] pair."""
-    if not Path(path).name.lower().endswith(".edn"):
+    if not Path(path).name.lower().endswith((".edn", ".edn.zst", ".edn.gz")):
         return read_history(path)
     return read_edn_history(path, keyed=None if model in MODELS else False)
 
@@ -111,18 +114,35 @@ def check_history_file(path: str, model: str, time_limit: float,
     return linearizable.check(history, model, time_limit)
 
 
-def export_edn(path: str, output: str | None) -> int:
-    """Write a run directory's history as Jepsen EDN, one op per line, to the file
-    `output` or to standard output; returns how many ops. The run directory and its
-    history are read before anything is written."""
+#: What `export` writes: Jepsen's EDN, or our own JSONL uncompressed (to read with any tool).
+EXPORT_FORMATS = ("edn", "jsonl")
+
+
+def export_history(path: str, fmt: str, output: str | None) -> int:
+    """Write a run directory's history as Jepsen EDN or as plain JSONL, one op per line,
+    to the file `output` or to standard output; returns how many ops. The run directory
+    and its history are read (and validated) before anything is written."""
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: choose from {', '.join(EXPORT_FORMATS)}")
     run = RunDir(path).require()
     history = read_history(run.history_path, allow_empty=True)
     if output is None:
-        write_edn_history(history, sys.stdout)
+        _write(history, fmt, sys.stdout)
         return len(history)
     try:
         with open(output, "w", encoding="utf-8") as fh:
-            write_edn_history(history, fh)
+            _write(history, fmt, fh)
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
     return len(history)
+
+
+def _write(history: list[dict[str, Any]], fmt: str, fh: TextIO) -> None:
+    if fmt == "edn":
+        write_edn_history(history, fh)
+        return
+    # the lines as the writer made them (orjson, keys in the op's order), in slices of
+    # ops so that a history of millions is never one string
+    for i in range(0, len(history), 10_000):
+        fh.write(b"".join(orjson.dumps(op, default=str) + b"\n" for op in history[i:i + 10_000])
+                 .decode("utf-8"))

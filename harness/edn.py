@@ -46,6 +46,7 @@ from typing import Any, Iterable, TextIO
 import edn_format
 import orjson
 
+from .compression import CompressedDataError, read_bytes
 from .history import MAX_DEPTH, NEMESIS, HistoryError, _display_name, _short, gc_paused, read_history
 
 MAX_BYTES = 1 << 30
@@ -238,11 +239,10 @@ def read_edn_history(path: str | os.PathLike, keyed: bool | None = False) -> lis
 
 def _read(path: str | os.PathLike, keyed: bool | None) -> list[dict[str, Any]]:
     name = _display_name(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise HistoryError(f"{name}: cannot read history: {e.strerror or e}") from None
+    try:    # compressed (zstd, gzip) or not, by its first bytes
+        data = read_bytes(path, MAX_BYTES)
+    except (OSError, CompressedDataError) as e:
+        raise HistoryError(f"{name}: cannot read history: {getattr(e, 'strerror', None) or e}") from None
     if len(data) > MAX_BYTES:
         raise HistoryError(f"{name}: larger than {MAX_BYTES >> 20} MiB: not read")
     try:    # a CR is whitespace here (CRLF line ends): prn escapes a CR inside a string

@@ -1,8 +1,9 @@
 """The history: every operation a run observed, as Jepsen-style JSONL (ARCHITECTURE.md).
 
-Ops are plain dicts. A history file is written by one `HistoryWriter` while a run goes
-(append-only, flushed per op, so a killed harness leaves a readable file) and read back by
-`read_history`, which validates every line and names the first bad one.
+Ops are plain dicts. A history file is written by one `HistoryWriter`
+(harness/history_writer.py) while a run goes, zstd-compressed, and read back by
+`read_history`, which takes it compressed (zstd, gzip) or plain, validates every line
+and names the first bad one.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 import gc
 import orjson
 import os
-import threading
 from contextlib import contextmanager
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from .compression import CompressedDataError, open_decompressed
 from .errors import UsageError
 
 NEMESIS = "nemesis"
@@ -27,67 +27,6 @@ MAX_DEPTH = 100         # nesting of arrays and objects in one line, the op itse
 
 class HistoryError(UsageError):
     """A malformed history file; the message names the file and line."""
-
-
-class HistoryWriter:
-    """Appends ops to a JSONL file, numbering them and stamping harness-monotonic time.
-
-    Thread-safe: every client worker and the nemesis share one writer. Lines go to a
-    buffer that a background thread flushes to the OS every FLUSH_EVERY seconds (the page
-    cache survives a killed harness), so a crash loses at most the last fraction of a
-    second, never the file, and the hot path makes no system call.
-    """
-
-    FLUSH_EVERY = 0.2
-
-    def __init__(self, path: str | os.PathLike, start_ns: int | None = None):
-        self.path = os.fspath(path)
-        self._file = open(self.path, "ab", buffering=1 << 20)
-        self._lock = threading.Lock()
-        self._index = 0
-        self.start_ns = time.monotonic_ns() if start_ns is None else start_ns
-        self._closed = False
-        self._stop = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_loop, name="history-flush", daemon=True)
-        self._flusher.start()
-
-    def now(self) -> int:
-        """Nanoseconds since the run started, on the harness's monotonic clock."""
-        return time.monotonic_ns() - self.start_ns
-
-    def append(self, op: dict[str, Any]) -> dict[str, Any]:
-        """Stamp `op` with index and time (unless it carries a time) and write it."""
-        with self._lock:
-            if self._closed:
-                return op
-            op["index"] = self._index
-            if "time" not in op:
-                op["time"] = time.monotonic_ns() - self.start_ns
-            self._index += 1
-            self._file.write(orjson.dumps(op, default=str) + b"\n")
-        return op
-
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self.FLUSH_EVERY):
-            with self._lock:
-                if self._closed:
-                    return
-                self._file.flush()
-
-    def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
-
-    def __enter__(self) -> "HistoryWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -186,6 +125,8 @@ _CHUNK = 1 << 20
 def iter_history(path: str | os.PathLike, allow_empty: bool = False,
                  name: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield validated ops from a JSONL history, raising HistoryError at the first bad line.
+    The file may be zstd- or gzip-compressed (told by its first bytes: harness.compression);
+    lines are numbered in what it holds, so the messages are those of its plain twin.
 
     One JSON object per line, lines ending in \\n (\\r\\n too); blank lines are skipped, a
     UTF-8 byte-order mark at the start is ignored. Client ops must pair up: a process
@@ -208,12 +149,12 @@ def iter_history(path: str | os.PathLike, allow_empty: bool = False,
     """
     name = _display_name(path) if name is None else name
     try:
-        fh = open(path, "rb", buffering=0)
+        fh = open_decompressed(path)
     except OSError as e:
         raise HistoryError(f"{name}: cannot read history: {e.strerror or e}") from None
-    try:    # a small file is read in one piece no bigger than itself
-        size = os.fstat(fh.fileno()).st_size
-    except OSError:
+    try:    # a small plain file is read in one piece no bigger than itself
+        size = os.fstat(fh.fileno()).st_size if fh.codec is None else 0
+    except (OSError, ValueError):
         size = 0
     chunk_size = size + 1 if 0 < size < _CHUNK else _CHUNK
     pending: dict[Any, str] = {}
@@ -235,6 +176,8 @@ def iter_history(path: str | os.PathLike, allow_empty: bool = False,
                 chunk = fh.read(chunk_size)
             except OSError as e:
                 raise HistoryError(f"{name}: cannot read history: {e.strerror or e}") from None
+            except CompressedDataError as e:
+                raise HistoryError(f"{name}: cannot read history after line {lineno}: {e}") from None
             if chunk:
                 lines = (rest + chunk if rest else chunk).split(b"\n")
                 rest = lines.pop()
@@ -291,8 +234,9 @@ def iter_history(path: str | os.PathLike, allow_empty: bool = False,
                                            f"completes {_short(op['f'])} but invoked {_short(f)}")
                 yield op
     if lineno == blank and not allow_empty:
-        raise HistoryError(f"{name}: no ops in it{' (an empty file)' if not lineno else ''}: "
-                           f"not a history")
+        empty = (f" ({fh.codec} data that holds nothing, or cut off before its first block)"
+                 if fh.codec else " (an empty file)")
+        raise HistoryError(f"{name}: no ops in it{empty if not lineno else ''}: not a history")
 
 
 @contextmanager

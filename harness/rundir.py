@@ -1,7 +1,7 @@
 """Run directories: where they are, and what one holds, read back (ARCHITECTURE.md).
 
-`RunDir(path)` reads test.json, results.json, final.json and the history of a finished
-(or crashed) run; `load_run` flattens one into a row for `compare` and `serve`:
+`RunDir(path)` reads test.json, results.json, the final reads and the history of a
+finished (or crashed) run; `load_run` flattens one into a row for `compare` and `serve`:
 the verdict, whether the harness failed, and every figure (the checkers' as
 `<checker>.<figure>`, the run's own as `run.<figure>`), with how to show and aggregate each.
 """
@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .compression import read_bytes
 from .errors import UsageError
 from .roles import CheckResult, Figure
 from .stats import stats_figures
@@ -35,11 +36,34 @@ def server_version(test: dict[str, Any]) -> str | None:
     return f"Redis {old}" if isinstance(old, str) and old else None
 
 
+#: What a run writes: its history and its final reads, zstd-compressed (a history is
+#: about 10 times smaller: bench/compression.py). Older runs wrote them plain; a reader
+#: takes the first of each list that is there, and reads it by its content, not its name.
+HISTORY = "history.jsonl.zst"
+FINAL = "final.json.zst"
+HISTORY_NAMES = (HISTORY, "history.jsonl", "history.jsonl.gz")
+FINAL_NAMES = (FINAL, "final.json", "final.json.gz")
+
+
+def first_present(directory: Path, names: tuple[str, ...]) -> Path:
+    """The first of names in directory that is a file (the first name if none is)."""
+    for name in names:
+        if (Path(directory) / name).is_file():
+            return Path(directory) / name
+    return Path(directory) / names[0]
+
+
+def history_file(run_dir: Path) -> Path:
+    """A run directory's history, compressed or plain (history.jsonl.zst if neither is there)."""
+    return first_present(run_dir, HISTORY_NAMES)
+
+
 def read_json(path: Path) -> Any:
-    """The JSON in path, or None if it is missing or unreadable (nested too deep too)."""
+    """The JSON in path (compressed or not), or None if it is missing or unreadable
+    (nested too deep too)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        return json.loads(read_bytes(path).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):     # CompressedDataError is a ValueError
         return None
 
 
@@ -57,8 +81,8 @@ class RunDir:
         if not isinstance(self.test, dict):
             raise UsageError(f"{self.path / 'test.json'}: not a JSON object (unreadable, not JSON, "
                              f"or another type)")
-        if not (self.path / "history.jsonl").is_file():
-            raise UsageError(f"{self.path}: the run has no history.jsonl")
+        if not self.history_path.is_file():
+            raise UsageError(f"{self.path}: the run has no history (no {HISTORY} nor history.jsonl)")
         return self
 
     # Each file is read once per RunDir (None if missing or unreadable).
@@ -76,11 +100,11 @@ class RunDir:
 
     @cached_property
     def final(self) -> Any:
-        return read_json(self.path / "final.json")
+        return read_json(first_present(self.path, FINAL_NAMES))
 
     @property
     def history_path(self) -> Path:
-        return self.path / "history.jsonl"
+        return history_file(self.path)
 
     def write_results(self, results: dict[str, Any]) -> None:
         (self.path / "results.json").write_text(json.dumps(results, indent=2, default=str))

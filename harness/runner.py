@@ -27,13 +27,16 @@ from typing import Any
 
 from . import __version__
 from .analysis import judge, run_checkers, workload_for
+from .compression import write_file
 from .engine import docker_client
 from .errors import EnvironmentProblem, SplitbrainError, UsageError
-from .history import HistoryWriter, read_history
+from .history import read_history
+from .history_writer import HistoryWriter
 from .junit import write_junit
 from .nemesis import Nemesis, NemesisContext, build_faults, check_names
 from .outcome import EXIT_FOR_VALID
 from .report import build_report
+from .rundir import FINAL, HISTORY
 from .servers import describe_info
 from .spec import TestSpec
 from .stats import run_stats
@@ -140,7 +143,7 @@ class Run:
                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "versions": versions(), "run_dir": str(run_dir)})
         (run_dir / "test.json").write_text(json.dumps(test, indent=2))
-        history = HistoryWriter(run_dir / "history.jsonl")
+        history = HistoryWriter(run_dir / HISTORY)
         results: dict[str, Any] = {"valid": "unknown", "checkers": {}, "stats": {}}
         try:
             self._phases(run_dir, history, results)
@@ -206,11 +209,11 @@ class Run:
             self.say(f"did not converge: {e}")
         self.phase = "final reads"
         final = workload.final_reads()
-        (run_dir / "final.json").write_text(json.dumps(final))
+        write_file(run_dir / FINAL, json.dumps(final).encode())
         history.close()
         self.phase = "check"
         self.say("checking the history")
-        ops = read_history(run_dir / "history.jsonl", allow_empty=True)
+        ops = read_history(run_dir / HISTORY, allow_empty=True)
         judge(results, run_checkers(workload, ops, final, spec), ops)
 
     def _heal(self, results: dict[str, Any]) -> None:
@@ -265,7 +268,7 @@ class Run:
         history.close()
         if not results["stats"].get("ops"):
             try:
-                results["stats"].update(run_stats(read_history(run_dir / "history.jsonl", allow_empty=True)))
+                results["stats"].update(run_stats(read_history(run_dir / HISTORY, allow_empty=True)))
             except Exception:  # noqa: BLE001 - stats of a broken history are not worth a crash
                 pass
         (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))

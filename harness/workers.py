@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .clients import ClientPauses, Session
-from .history import HistoryWriter
+from .history_writer import HistoryWriter
 from .replies import classify
 from .roles import Workload
 from .topology import Topology

@@ -48,7 +48,7 @@ def isolated_ip(run: Path) -> str:
     """The address of the node the run's first partition cut off from all the others
     (every other node drops it)."""
     import json
-    for line in (run / "history.jsonl").read_text().splitlines():
+    for line in history_lines(run):
         op = json.loads(line)
         if op.get("process") == "nemesis" and op.get("f") == "start-partition" and op.get("type") == "info":
             drops = op["value"]["drops"]
@@ -58,6 +58,36 @@ def isolated_ip(run: Path) -> str:
             (ip,) = {a for a in set.intersection(*others) if not a.endswith(".1")}
             return ip
     raise AssertionError("no partition in the history")
+
+
+def compress(data: bytes, codec: str, pieces: int = 1) -> bytes:
+    """data as zstd ("zst") or gzip ("gz"), written the way a running harness writes it:
+    in `pieces`, each ending a block; the stream then ended. Made with the libraries
+    directly, not with the harness's writer."""
+    import zlib
+    import zstandard
+    if codec == "zst":
+        c = zstandard.ZstdCompressor(level=3).compressobj()
+        flush, end = (lambda: c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)), c.flush
+    else:
+        c = zlib.compressobj(6, zlib.DEFLATED, 31)
+        flush, end = (lambda: c.flush(zlib.Z_SYNC_FLUSH)), c.flush
+    step = -(-len(data) // pieces) or 1
+    out = b"".join(c.compress(data[i:i + step]) + flush() for i in range(0, len(data), step))
+    return out + end()
+
+
+def history_lines(run: Path) -> list[str]:
+    """The lines of a run directory's history, compressed or not."""
+    from harness.compression import read_bytes
+    from harness.rundir import history_file
+    return read_bytes(history_file(run)).decode("utf-8").splitlines()
+
+
+def final_reads(run: Path):
+    """A run directory's final reads (final.json.zst, or an older run's final.json)."""
+    from harness.rundir import RunDir
+    return RunDir(run).final
 
 
 def run_workload(tmp_path: Path, workload: str, checker: str, *args: str):

@@ -3,12 +3,11 @@ serializable without faults (on Cluster: every transaction in one hash slot), an
 Sentinel Case II acknowledged appends lost, reads of the two primaries' lists
 contradicting each other, and dependency cycles."""
 
-import json
 from pathlib import Path
 
 import pytest
 
-from .conftest import figure, isolated_ip, run_workload
+from .conftest import figure, final_reads, isolated_ip, run_workload
 
 pytestmark = pytest.mark.docker
 
@@ -26,7 +25,7 @@ def test_append_on_cluster_without_faults_is_strict_serializable(tmp_path):
     assert d["ok_count"] > 500 and d["fail_count"] == 0
     # Every key ever appended to was read back (and the fresh keys not used yet, empty),
     # and the reads gave the dependency graph edges.
-    final = json.loads((run / "final.json").read_text())
+    final = final_reads(run)
     lists = final["primary"]["lists"]
     assert len([k for k, v in lists.items() if v]) == d["key_count"] <= len(lists)
     assert d["graph"]["edges"] > d["ok_count"]

@@ -14,8 +14,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import traceback
+import zlib
 from pathlib import Path
+
+import zstandard
 
 import pytest
 from click.testing import CliRunner
@@ -26,6 +30,8 @@ from harness import history as history_mod
 from harness.analysis import run_checkers, workload_for
 from harness.history import HistoryError, read_history
 from harness.spec import TestSpec
+
+from .conftest import compress
 
 FUZZ = settings(max_examples=int(os.environ.get("SB_FUZZ", 150)), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -90,9 +96,35 @@ def _valid_op(op) -> bool:
     return key is None or (isinstance(key, (str, int)) and not isinstance(key, bool))
 
 
+def decompressed(data: bytes) -> bytes | None:
+    """What zstd or gzip data holds (a stream without its end: what it holds so far);
+    None if it is damaged or followed by bytes that are not more of it. The data as it
+    is if it does not start with either's magic bytes."""
+    if data.startswith(b"\x28\xb5\x2f\xfd"):
+        d = zstandard.ZstdDecompressor().decompressobj()
+    elif data.startswith(b"\x1f\x8b"):
+        d = zlib.decompressobj(31)
+    else:
+        return data
+    try:
+        out = d.decompress(data)
+    except (zstandard.ZstdError, zlib.error):
+        return None
+    rest = d.unused_data if d.eof else b""
+    if rest:
+        more = decompressed(rest) if rest.startswith(data[:2]) else None
+        return None if more is None else out + more
+    return out
+
+
 def oracle(data: bytes):
     """("valid", ops), ("invalid", what the message must name), or ("cut", ops): the last
-    line lacks its newline and may be a cut-off op line (dropped) or garbage (refused)."""
+    line lacks its newline and may be a cut-off op line (dropped) or garbage (refused).
+    zstd or gzip data is judged by what it holds; damaged, it is refused."""
+    inner = decompressed(data)
+    if inner is None:
+        return "invalid", "damaged"
+    data = inner
     if data.startswith(BOM):
         data = data[3:]
     lines = data.split(b"\n")
@@ -151,6 +183,7 @@ def judged(path: Path, data: bytes, model: str = "register") -> None:
     """Run the CLI on data and hold it to the oracle."""
     path.write_bytes(data)
     kind, detail = oracle(data)
+    data = decompressed(data) or b""
     event(f"oracle: {kind}")
     line = answer(check_cli(path, model))
     if kind == "invalid":
@@ -402,8 +435,47 @@ def verdict(tmp_path, data: bytes) -> int:
     (b"\x00\x01\x02\xff\xfe\n", ("line 1", "not valid JSON")),
     (jsonl([{**STALE[0], "value": "x" * 100}]).replace(b"xxx", b"\xff\xfe\xfd", 1), ("line 1",)),
 ])
-def test_what_is_not_a_history_is_refused_by_line(tmp_path, data, words):
-    refused(tmp_path, data, *words)
+@pytest.mark.parametrize("codec", [None, "zst", "gz"])
+def test_what_is_not_a_history_is_refused_by_line(tmp_path, data, words, codec):
+    """The same words, line numbers included, whether the file is plain or compressed."""
+    if codec is None:
+        refused(tmp_path, data, *words)
+        return
+    if not data:
+        words = ("no ops", f"{'zstd' if codec == 'zst' else 'gzip'} data that holds nothing")
+    refused(tmp_path, compress(data, codec, pieces=3), *words, name=f"h.jsonl.{codec}")
+
+
+@pytest.mark.parametrize("codec", ["zst", "gz"])
+@pytest.mark.parametrize("damage, words", [
+    (lambda z: z[:6] + b"garbage after the magic bytes", "damaged"),
+    (lambda z: z + b"more", "damaged"),
+    (lambda z: z[:10], "no ops"),
+])
+def test_a_damaged_compressed_file_is_one_line(tmp_path, codec, damage, words):
+    refused(tmp_path, damage(compress(jsonl(STALE), codec)), words, name=f"h.jsonl.{codec}")
+
+
+@FUZZ
+@given(data=broken(), codec=st.sampled_from(["zst", "gz"]), pieces=st.integers(1, 5),
+       cut=st.none() | st.floats(0, 1))
+def test_compressed_histories_are_answered_as_their_plain_twins(tmp_path, data, codec, pieces, cut):
+    """Compressed, a history gets the plain file's answer (line numbers included); cut
+    anywhere, as a killed harness leaves it, the answer of the plain prefix it holds."""
+    z = compress(data, codec, pieces)
+    if cut is not None:
+        z = z[:int(cut * len(z))]
+    held = decompressed(z)
+    plain, packed = tmp_path / "h.jsonl", tmp_path / "h.jsonl.z"
+    plain.write_bytes(held)
+    packed.write_bytes(z)
+    a, b = check_cli(plain), check_cli(packed)
+    if held:
+        untimed = [re.sub(r"\([0-9.e+-]+s\)", "", r.stdout) for r in (a, b)]
+        assert a.exit_code == b.exit_code and untimed[0] == untimed[1]
+        assert answer(a).replace("h.jsonl", "h.jsonl.z", 1) == answer(b)
+    else:
+        assert "no ops" in answer(b)
 
 
 def test_the_issue_examples_were_linearizable_and_now_are_refused(tmp_path):

@@ -39,6 +39,8 @@ from harness.runner import make_run_dir
 from harness.serve import RunIndex, allowed_host, index_page, make_server
 from harness.spec import TestSpec, parse_settings
 
+from .conftest import compress
+
 
 def fuzz(examples: int):
     """Hypothesis settings: `examples` per test (SB_FUZZ=N for a longer hunt)."""
@@ -363,6 +365,18 @@ def damaged_run(draw, root: Path):
     if draw(st.booleans()):
         lines.insert(draw(st.integers(0, len(lines))), draw(JUNK | st.text(max_size=20)))
     (d / "history.jsonl").write_text("\n".join(lines) + "\n")
+    codec = draw(st.sampled_from([None, None, "zst", "gz"]))     # as a run writes them now
+    for name in ("history.jsonl", "final.json") if codec else ():
+        if (d / name).exists():
+            data = compress((d / name).read_bytes(), codec, pieces=draw(st.integers(1, 4)))
+            how = draw(st.sampled_from(["keep", "keep", "cut", "garbage"]))
+            if how == "cut":
+                data = data[:draw(st.integers(0, len(data)))]
+            elif how == "garbage":
+                at = draw(st.integers(0, len(data)))
+                data = data[:at] + b"garbage" + data[at + 7:]
+            (d / f"{name}.{codec}").write_bytes(data)
+            (d / name).unlink()
     return d
 
 

@@ -51,7 +51,7 @@ def test_check_refuses_what_is_not_a_run_or_history(tmp_path):
     run.mkdir()
     (run / "test.json").write_text(json.dumps({"workload": "set", "topology": "sentinel"}))
     res = run_cli("check", str(run))
-    assert res.returncode == 2 and "no history.jsonl" in one_line(res)
+    assert res.returncode == 2 and "no history.jsonl.zst nor history.jsonl" in one_line(res)
     (run / "history.jsonl").write_text('{"process": 0, "type": "invoke", "f": "add", "value": 1}\nnot json\n')
     res = run_cli("check", str(run))
     assert res.returncode == 2 and "history.jsonl line 2: not valid JSON" in one_line(res)

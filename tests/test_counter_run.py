@@ -1,12 +1,11 @@
 """The counter workload end to end on real topologies: no false positive without faults,
 lost increments in Sentinel Case II."""
 
-import json
 from pathlib import Path
 
 import pytest
 
-from .conftest import figure, run_workload
+from .conftest import figure, final_reads, run_workload
 
 pytestmark = pytest.mark.docker
 
@@ -28,7 +27,7 @@ def test_counter_without_faults_is_valid(tmp_path):
     assert results["valid"] is True and c["valid"] is True
     assert d["read_count"] > 0 and d["acknowledged_count"] > 0 and d["lost"] == 0
     assert d["reads_out_of_bounds_count"] == 0 and figure(c, "lost") == 0
-    final = json.loads((run / "final.json").read_text())
+    final = final_reads(run)
     assert d["acknowledged_sum"] <= sum(final["primary"]["counters"].values()) <= d["attempted_sum"]
     assert set(final["nodes"]) == {"n1", "n2", "n3"}
     assert "counter: no acknowledged increment lost" in res.stdout

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from harness.history import HistoryError, HistoryWriter, pair_ops, read_history
+from harness.history import HistoryError, pair_ops, read_history
+from harness.history_writer import HistoryWriter
 
 
 def write_lines(path, lines):
@@ -59,7 +60,7 @@ def test_killed_writer_leaves_a_readable_file(tmp_path):
     p = tmp_path / "h.jsonl"
     code = (
         "import sys, time\n"
-        "from harness.history import HistoryWriter\n"
+        "from harness.history_writer import HistoryWriter\n"
         f"h = HistoryWriter({str(p)!r})\n"
         "i = 0\n"
         "while True:\n"
@@ -85,3 +86,96 @@ def test_cut_last_line_is_dropped_but_a_bad_middle_line_is_an_error(tmp_path):
     p.write_text(good + "\n" + '{"process": 0, "ty' + "\n" + good + "\n")
     with pytest.raises(HistoryError, match="line 2"):
         read_history(p)
+
+
+# ---------------------------------------------------------------- compressed histories
+
+OPS = [{"process": p, "type": t, "f": "add", "key": f"s{p}", "value": i}
+       for i in range(300) for p in range(3) for t in ("invoke", "ok")]
+
+
+@pytest.mark.parametrize("name", ["h.jsonl.zst", "h.jsonl.gz", "h.jsonl"])
+def test_writer_compresses_by_suffix_and_the_reader_takes_any(tmp_path, name):
+    p = tmp_path / name
+    with HistoryWriter(p) as h:
+        for op in OPS:
+            h.append(dict(op))
+    magic = {"h.jsonl.zst": b"\x28\xb5\x2f\xfd", "h.jsonl.gz": b"\x1f\x8b", "h.jsonl": b'{"'}[name]
+    assert p.read_bytes().startswith(magic)
+    ops = read_history(p)
+    assert [o["index"] for o in ops] == list(range(len(OPS)))
+    assert [{k: v for k, v in o.items() if k not in ("index", "time")} for o in ops] == OPS
+    # read by what it is, not by its name
+    renamed = tmp_path / "renamed.jsonl"
+    p.rename(renamed)
+    assert read_history(renamed) == ops
+
+
+def test_writer_refuses_an_existing_file(tmp_path):
+    p = tmp_path / "h.jsonl.zst"
+    p.write_bytes(b"x")
+    with pytest.raises(FileExistsError):
+        HistoryWriter(p)
+
+
+def test_writer_flushes_whole_blocks_as_it_goes(tmp_path):
+    """Before close, what was flushed is readable: the stream has no end yet."""
+    p = tmp_path / "h.jsonl.zst"
+    h = HistoryWriter(p)
+    for op in OPS[:10]:
+        h.append(dict(op))
+    time.sleep(3 * HistoryWriter.FLUSH_EVERY)
+    assert len(read_history(p)) == 10
+    h.close()
+    assert len(read_history(p)) == 10
+
+
+KILLED_WRITER = (
+    "import sys, time\n"
+    "from harness.history_writer import HistoryWriter\n"
+    "h = HistoryWriter(sys.argv[1])\n"
+    "i = 0\n"
+    "while True:\n"
+    "    h.append({'process': 0, 'type': 'invoke', 'f': 'add', 'value': i})\n"
+    "    h.append({'process': 0, 'type': 'ok', 'f': 'add', 'value': i})\n"
+    "    i += 1\n"
+    "    if i % 500 == 0:\n"
+    "        time.sleep(2 * h.FLUSH_EVERY)   # flushed by the time this is printed\n"
+    "        print(i, flush=True)\n"
+    "    time.sleep(0.0002)\n")
+
+
+@pytest.mark.parametrize("name", ["h.jsonl.zst", "h.jsonl.gz"])
+def test_killed_compressing_writer_leaves_every_flushed_op(tmp_path, name):
+    """SIGKILL mid-write: the compressed stream has no end, and every op flushed before
+    the kill is read back, in order; only a cut-off last line may be dropped."""
+    p = tmp_path / name
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(p)], stdout=subprocess.PIPE,
+                            text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    flushed = 0
+    while flushed < 1500:
+        flushed = int(proc.stdout.readline())
+    time.sleep(0.05)        # mid-write: between flushes, ops still in the list
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ops = read_history(p)
+    assert len(ops) >= 2 * flushed
+    assert [o["index"] for o in ops] == list(range(len(ops)))
+    assert [o["value"] for o in ops[::2]] == list(range(len(ops) // 2))
+
+
+def test_damaged_compressed_history_is_one_clear_error(tmp_path):
+    p = tmp_path / "h.jsonl.zst"
+    with HistoryWriter(p) as h:
+        for op in OPS:
+            h.append(dict(op))
+    data = p.read_bytes()
+    p.write_bytes(data[:4] + b"garbage" * 20)
+    with pytest.raises(HistoryError, match=r"^h\.jsonl\.zst: cannot read history after line 0: "
+                                           r"damaged zstd data near byte \d+ \("):
+        read_history(p)
+    p.write_bytes(data + b"trailing")
+    with pytest.raises(HistoryError, match="bytes after its end"):
+        read_history(p)
+    p.write_bytes(data + data)      # two frames, as `cat a.zst b.zst` makes
+    assert len(read_history(p)) == 2 * len(OPS)

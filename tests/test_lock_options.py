@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 import cli
 from harness.clients import ClientPauses
-from harness.history import HistoryWriter, read_history
+from harness.history import read_history
+from harness.history_writer import HistoryWriter
 from harness.nemesis import NEMESES, NemesisContext
 from harness.topology import TOPOLOGIES
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.engine import list_projects
 
-from .conftest import figure, run_workload
+from .conftest import figure, final_reads, history_lines, run_workload
 
 pytestmark = pytest.mark.docker
 
@@ -37,8 +37,8 @@ def test_redlock_holder_stalled_past_its_lease_overlaps_the_next(tmp_path):
     assert a["acted_until"] > a["believed_until"] and a["paused_ms"] >= 1000
     assert set(a["granted_by"]) <= {"n1", "n2", "n3", "n4", "n5"} and len(a["granted_by"]) >= 3
     # The resource holds the holders' writes, in the order it accepted them.
-    final = json.loads((run / "final.json").read_text())
-    hist = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    final = final_reads(run)
+    hist = [json.loads(line) for line in history_lines(run)]
     invoked = {o["value"]["hold"] for o in hist if o.get("f") == "write" and o["type"] == "invoke"}
     acked = {o["value"]["hold"] for o in hist if o.get("f") == "write" and o["type"] == "ok"}
     entries = [e["hold"] for e in final["resource"]["L0"]]
@@ -56,14 +56,14 @@ def test_fencing_keeps_the_resource_in_grant_order(tmp_path):
     d = mx["details"]
     assert _windows(results), "no client took the stall"
     assert d["overlap_count"] >= 1 and d["corrupted_count"] == 0 and d["duplicate_tokens"] == 0
-    final = json.loads((run / "final.json").read_text())
+    final = final_reads(run)
     tokens = [e["token"] for e in final["resource"]["L0"]]
     # How many holds fit in 25 s depends on where the stalls fall (each blocks the lock for
     # a lease: CI once saw 3 accepted writes); what matters is that what was accepted is in
     # grant order, which two entries already test.
     assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens) >= 2
     # Every grant got a token one higher than the one before (no failover here).
-    hist = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    hist = [json.loads(line) for line in history_lines(run)]
     granted = [o["value"]["token"] for o in hist if o.get("f") == "acquire" and o["type"] == "ok"]
     assert granted == list(range(1, len(granted) + 1))
     # What fencing refused was the stalled client's: a token below one already written.

@@ -20,6 +20,8 @@ from harness.nemesis import NEMESES
 from harness.nemesis.clock import MAX_OFFSET_S, MIN_OFFSET_S, fmt_offset, random_offset
 from harness.nemesis.process import NAMES
 
+from .conftest import final_reads, history_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(ROOT / ".venv" / "bin" / "splitbrain")
 
@@ -51,7 +53,7 @@ def _run(tmp_path, **kw):
     kw.setdefault("seed", 7)
     spec = TestSpec(results_dir=str(tmp_path), **kw)
     outcome = Run(spec).execute()
-    history = [json.loads(line) for line in (outcome.run_dir / "history.jsonl").read_text().splitlines()]
+    history = [json.loads(line) for line in history_lines(outcome.run_dir)]
     return outcome, outcome.results, history
 
 
@@ -109,7 +111,7 @@ def test_sentinel_primary_fault_fails_over(tmp_path, fault):
     assert results["valid"] in (True, False)
     # Clients moved to another node: a failover happened, and the new primary stayed.
     assert results["stats"].get("failover_s") is not None
-    final = json.loads((outcome.run_dir / "final.json").read_text())
+    final = final_reads(outcome.run_dir)
     assert not final["primary"]["node"].endswith(".11:6379"), final["primary"]["node"]
     s = results["checkers"]["set"]["details"]
     print(f"{fault}: acknowledged {s['acknowledged_count']}, lost {s['lost_count']}, "
@@ -191,10 +193,10 @@ def test_sigint_mid_fault_heals_and_removes(tmp_path):
         deadline = time.monotonic() + 90
         hist = None
         while time.monotonic() < deadline:
-            found = list(tmp_path.glob("*/*/history.jsonl"))
+            found = list(tmp_path.glob("*/*/history.jsonl.zst"))
             if found:
                 hist = found[0]
-                ops = [json.loads(line) for line in hist.read_text().splitlines() if line.strip()]
+                ops = [json.loads(line) for line in history_lines(hist.parent) if line.strip()]
                 starts = [o for o in ops if o["process"] == "nemesis" and o["f"].startswith("start-")]
                 stops = [o for o in ops if o["process"] == "nemesis" and o["f"].startswith("stop-")]
                 if len(starts) - len(stops) >= 2:
@@ -213,7 +215,7 @@ def test_sigint_mid_fault_heals_and_removes(tmp_path):
     assert "cut short by SIGINT" in results.get("note", ""), out[-2000:]
     assert proc.returncode in (0, 1) and results["valid"] in (True, False), out[-2000:]
     assert results["healed"] is True, results.get("heal_problems")
-    ops = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    ops = [json.loads(line) for line in history_lines(run_dir)]
     heal = [o for o in ops if o["process"] == "nemesis" and o["f"] == "heal"]
     assert heal and heal[-1]["value"]["problems"] == []
     measured = [o for o in ops if o["f"] == "clock-measure" and o["value"]["phase"] == "heal"]

@@ -19,6 +19,8 @@ from harness.history import pair_ops
 from harness.roles import Checker, CheckResult, Figure, JUnitCase, Workload
 from harness.workloads import WORKLOADS
 
+from .conftest import final_reads
+
 pytestmark = pytest.mark.docker
 
 
@@ -74,7 +76,7 @@ def test_a_workload_and_checker_from_a_test_file(tmp_path, monkeypatch):
     mine = results["checkers"]["unique-increments"]
     assert mine["valid"] is True and results["valid"] is True
     incs = next(f["value"] for f in mine["figures"] if f["name"] == "increments")
-    final = json.loads((run_dir / "final.json").read_text())
+    final = final_reads(run_dir)
     assert incs > 100 and sum(final.values()) >= incs   # every acknowledged INCR is counted
 
     # the CLI's summary line

@@ -1,12 +1,11 @@
 """The queue workload end to end on real topologies: no anomaly without faults, lost
 messages and redeliveries after an acknowledged XACK in Sentinel Case II."""
 
-import json
 from pathlib import Path
 
 import pytest
 
-from .conftest import figure, isolated_ip, run_workload
+from .conftest import figure, final_reads, isolated_ip, run_workload
 
 pytestmark = pytest.mark.docker
 
@@ -23,7 +22,7 @@ def test_queue_without_faults_delivers_everything_once_acknowledged(tmp_path):
     assert d["enqueued"] > 100 and d["ack_count"] > 100 and d["delivered"] > 100
     for name in ("lost", "stranded", "unexpected", "duplicated", "redelivered_after_ack"):
         assert figure(q, name) == 0, name
-    final = json.loads((run / "final.json").read_text())
+    final = final_reads(run)
     streams = final["primary"]["streams"]
     assert set(streams) == {"q0", "q1", "q2", "q3"} and all(s["group"] for s in streams.values())
     # Consumers fall behind (two ops per message, one per enqueue): the drain finds a backlog.

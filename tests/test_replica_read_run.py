@@ -1,12 +1,11 @@
 """The replica-read workload end to end: reads reach replicas only, and a replica cut off
 from replication serves values as stale as the partition is long."""
 
-import json
 from pathlib import Path
 
 import pytest
 
-from .conftest import isolated_ip, run_workload
+from .conftest import final_reads, isolated_ip, run_workload
 
 pytestmark = pytest.mark.docker
 
@@ -20,7 +19,7 @@ def test_replica_reads_without_faults_come_from_replicas(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert results["valid"] is True and s["valid"] is True
     d = s["details"]
-    primary = json.loads((run / "final.json").read_text())["primary"]["node"]
+    primary = final_reads(run)["primary"]["node"]
     assert d["read_count"] > 100 and primary not in d["per_node"]
     assert d["impossible_count"] == 0
     assert "staleness:" in res.stdout and "no impossible read" in res.stdout

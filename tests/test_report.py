@@ -218,7 +218,7 @@ def test_truncated_history_and_missing_test_json(tmp_path):
 
 def test_empty_run_dir(tmp_path):
     page = build_report(tmp_path).read_text(encoding="utf-8")
-    assert "UNKNOWN" in page and "history.jsonl is missing" in page
+    assert "UNKNOWN" in page and "history.jsonl.zst is missing" in page
 
 
 def test_fault_windows_generic():

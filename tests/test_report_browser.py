@@ -94,4 +94,4 @@ def test_empty_run_renders(tmp_path):
     (tmp_path / "run").mkdir()
     page = build_report(tmp_path / "run")
     dom = _render(tmp_path, page)
-    assert "UNKNOWN" in dom and "history.jsonl is missing" in dom
+    assert "UNKNOWN" in dom and "history.jsonl.zst is missing" in dom

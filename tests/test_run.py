@@ -11,7 +11,7 @@ import pytest
 from harness.history import read_history
 from harness.topology import attach
 
-from .conftest import SPLITBRAIN, ROOT, project_objects, run_cli
+from .conftest import SPLITBRAIN, ROOT, history_lines, project_objects, run_cli
 
 pytestmark = pytest.mark.docker
 
@@ -33,7 +33,7 @@ def test_no_faults_no_false_positives(tmp_path, topology):
     assert s["acknowledged_count"] > 1000
     test = json.loads((run / "test.json").read_text())
     assert project_objects(test["project"]) == []
-    for f in ("history.jsonl", "results.json", "test.json", "report.html", "logs/n1-redis.log"):
+    for f in ("history.jsonl.zst", "final.json.zst", "results.json", "test.json", "report.html", "logs/n1-redis.log"):
         assert (run / f).exists(), f
 
 
@@ -59,8 +59,8 @@ def _start_case_ii(tmp_path) -> tuple[subprocess.Popen, Path]:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        runs = list(tmp_path.glob("*/*/history.jsonl"))
-        if runs and '"type":"info","f":"start-partition"' in runs[0].read_text():
+        runs = list(tmp_path.glob("*/*/history.jsonl.zst"))
+        if runs and '"type":"info","f":"start-partition"' in "\n".join(history_lines(runs[0].parent)):
             return proc, runs[0].parent
         time.sleep(0.2)
     proc.kill()
@@ -122,7 +122,7 @@ def test_second_ctrl_c_skips_to_teardown(tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["valid"] == "unknown" and "interrupted by SIGINT" in results["error"]
     assert results["healed"] is True
-    ops = read_history(run / "history.jsonl")  # readable, and the heal is in it
+    ops = read_history(run / "history.jsonl.zst")  # readable, and the heal is in it
     assert any(o["f"] == "heal" for o in ops if o["process"] == "nemesis")
     assert project_objects(project) == []
 

@@ -5,7 +5,8 @@ import random
 import pytest
 
 from harness.errors import UsageError
-from harness.history import NEMESIS, HistoryWriter, fault_windows, read_history
+from harness.history import NEMESIS, fault_windows, read_history
+from harness.history_writer import HistoryWriter
 from harness.nemesis.schedule import Nemesis, NemesisContext
 from harness.roles import Fault
 

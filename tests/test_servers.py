@@ -22,7 +22,7 @@ from harness.spec import TestSpec
 from harness.errors import UsageError
 from harness.topology import new_topology
 
-from .conftest import project_objects, run_cli
+from .conftest import history_lines, project_objects, run_cli
 
 
 def test_the_servers_and_their_images():
@@ -209,7 +209,7 @@ def test_a_clock_bump_moves_a_trixie_servers_clock_and_trips_its_sentinel(tmp_pa
                   "--results-dir", str(tmp_path))
     assert res.returncode in (0, 1), res.stdout + res.stderr
     run = (tmp_path / "latest").resolve()
-    ops = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    ops = [json.loads(line) for line in history_lines(run)]
     measured = [op["value"] for op in ops if op.get("f") == "clock-measure"]
     after = [m for m in measured if m["phase"] == "after" and m["fault"] == "clock-bump"]
     assert after and all(m["in_force"] for m in after), after

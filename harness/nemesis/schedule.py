@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from ..clients import ClientPauses
 from ..errors import UsageError
-from ..history import NEMESIS, HistoryWriter
+from ..history import NEMESIS
+from ..history_writer import HistoryWriter
 from ..roles import Fault
 from ..topology import Topology
 

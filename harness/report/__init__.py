@@ -1,7 +1,8 @@
 """report.html: a self-contained page that shows one run to a person (ARCHITECTURE.md).
 
-`build_report(run_dir)` reads `test.json`, `history.jsonl` and `results.json` from a run
-directory and writes `report.html` beside them. The page works offline in any browser:
+`build_report(run_dir)` reads `test.json`, the history (`history.jsonl.zst`, or an older
+run's `history.jsonl`) and `results.json` from a run directory and writes `report.html`
+beside them. The page works offline in any browser:
 the chart library and the page's own script and style (`harness/report_assets/`) are
 inlined. The page is the Jinja2 template harness/templates/report.html.j2.
 

@@ -7,11 +7,14 @@ shows, and the verdict of a run whose results are missing is unknown.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..compression import CompressedDataError, open_decompressed
 from ..history import OP_TYPES, HistoryError, Operation, pair_ops, read_history
+from ..rundir import history_file
 from ..templating import number, seconds, short
 from . import opwindow
 from .faults import fault_text, sec, windows_and_events
@@ -61,7 +64,7 @@ def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     """The history's ops and a warning if it is missing or malformed (then every line
     that parses into a plausible op is kept)."""
     if not path.exists():
-        return [], "history.jsonl is missing"
+        return [], f"{path.name} is missing"
     try:
         return read_history(path, allow_empty=True), None
     except HistoryError as e:
@@ -71,7 +74,8 @@ def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     ops: list[dict[str, Any]] = []
     skipped = 0
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with io.TextIOWrapper(io.BufferedReader(open_decompressed(path)), encoding="utf-8",
+                              errors="replace") as fh:
             for line in _lines(fh):
                 if line is None or not line.strip():
                     skipped += line is None
@@ -85,8 +89,8 @@ def load_history(path: Path) -> tuple[list[dict[str, Any]], str | None]:
                     ops.append(op)
                 else:
                     skipped += 1
-    except OSError as e:
-        return ops, f"history.jsonl could not be read: {e}"
+    except (OSError, CompressedDataError) as e:    # damaged: what came before it is kept
+        return ops, f"{path.name} could not be read to its end: {e}"
     return ops, (f"the history is malformed ({strict_error}); the report shows the "
                  f"{len(ops)} lines that could be read ({skipped} skipped)")
 
@@ -137,7 +141,7 @@ class RunView:
         if err:
             self.warnings.append(err + " — the run did not finish checking; the verdict is unknown")
         self.results: dict[str, Any] = results if isinstance(results, dict) else {}
-        self.history, err = load_history(self.run_dir / "history.jsonl")
+        self.history, err = load_history(history_file(self.run_dir))
         if err:
             self.warnings.append(err)
         for pos, op in enumerate(self.history):
