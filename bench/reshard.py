@@ -4,6 +4,7 @@ migration: one `splitbrain compare` over the nemesis, so the baselines (the same
 cut without resharding) run in the same matrix, then one line of evidence per run.
 
     .venv/bin/python bench/reshard.py [--repeat 3] [--time-limit 30] [--results DIR]
+    .venv/bin/python bench/reshard.py --workload register --nemeses reshard --repeat 5 --interval 20
     .venv/bin/python bench/reshard.py --evidence results/bench-reshard/compare/<stamp>
 
 Per run: slots and keys moved, moves cut short (and why), half-moved slots finished (at the
@@ -43,8 +44,10 @@ def evidence(compare_dir: Path) -> None:
         diverged = sum(len(f.get("diverged") or ()) for f in fixes)
         cut = [m["error"] for m in moves if m.get("error")]
         redirects = (r.get("stats") or {}).get("redirects") or {}
-        print(f"  {'+'.join(test['nemesis']):24} seed {test['seed']}: valid {r.get('valid')}, "
-              f"lost {set_.get('lost_count')} of {set_.get('acknowledged_count')}; "
+        lost = (f", lost {set_.get('lost_count')} of {set_.get('acknowledged_count')}" if set_ else
+                f", {(r.get('stats') or {}).get('ok', '?')} ok ops")
+        print(f"  {test['workload']} {'+'.join(test['nemesis']):24} seed {test['seed']}: valid {r.get('valid')}"
+              f"{lost}; "
               f"moves {len(moves)} ({sum(m.get('slots') or 0 for m in moves)} slots, "
               f"{sum(m.get('keys') or 0 for m in moves)} keys), cut short {len(cut)}"
               + (f" ({'; '.join(c[:70] for c in cut)})" if cut else "")
@@ -59,14 +62,16 @@ def main() -> None:
     ap.add_argument("--time-limit", default="30")
     ap.add_argument("--results", default=str(ROOT / "results" / "bench-reshard"))
     ap.add_argument("--nemeses", default=NEMESES, help="the values of --vary nemesis=")
+    ap.add_argument("--workload", default="set")
+    ap.add_argument("--interval", default="5", help="--nemesis-interval (a move of 1,000+ slots takes ~10 s)")
     ap.add_argument("--evidence", nargs="*", default=None, metavar="COMPARE_DIR")
     a = ap.parse_args()
     if a.evidence is not None:
         for d in a.evidence:
             evidence(Path(d))
         return
-    cmd = [CLI, "compare", "-t", "cluster", "-w", "set", "--vary", f"nemesis={a.nemeses}",
-           "--nemesis-overlap", "--nemesis-interval", "5", "--time-limit", a.time_limit,
+    cmd = [CLI, "compare", "-t", "cluster", "-w", a.workload, "--vary", f"nemesis={a.nemeses}",
+           "--nemesis-overlap", "--nemesis-interval", a.interval, "--time-limit", a.time_limit,
            "--repeat", str(a.repeat), "--seed", "200", "--fail-on", "never", "--results-dir", a.results]
     print(f"`{' '.join(cmd[1:])}`\n", flush=True)
     t0 = time.monotonic()

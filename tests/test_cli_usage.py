@@ -23,6 +23,7 @@ def one_line(res) -> str:
     (["up", "cluster", "--sentinel-conf", "quorum=2"], "applies to the sentinel topology"),
     (["run", "--nemesis", "meteor"], "unknown nemesis meteor"),
     (["run", "--topology", "sentinel", "--nemesis", "kill,reshard"], "reshard applies to the cluster topology"),
+    (["run", "--topology", "replicated", "--nemesis", "add-primary"], "add-primary applies to the cluster topology"),
     (["compare", "--vary", "topology=cluster,replicated", "--nemesis", "reshard"],
      "reshard applies to the cluster topology only, not to replicated"),
     (["run", "--wait", "one"], "expected REPLICAS:TIMEOUT_MS"),

@@ -12,6 +12,7 @@ from .failover import FailoverFault
 from .partition import SHAPES, PartitionFault
 from .pause_client import PauseClientFault
 from .process import NAMES as PROCESS_NAMES, ProcessFault, RestartFastFault
+from .membership import MembershipFault
 from .reshard import ReshardFault
 from .schedule import Nemesis, NemesisContext
 
@@ -23,6 +24,7 @@ NEMESES["restart-fast"] = RestartFastFault
 NEMESES["failover"] = FailoverFault
 NEMESES["pause-client"] = PauseClientFault
 NEMESES["reshard"] = NEMESES["reshard-kill"] = ReshardFault
+NEMESES["add-primary"] = NEMESES["remove-primary"] = MembershipFault
 
 
 def check_names(names: list[str], topology: str | None = None) -> None:

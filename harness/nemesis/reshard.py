@@ -6,11 +6,11 @@ it; the slot's keys go over with MIGRATE (atomic per key); then `CLUSTER SETSLOT
 NODE <target>` on the target, the source and the other primaries. Between a key's
 MIGRATE and the slot's SETSLOT NODE the source answers ASK for it, and the clients follow
 with ASKING (`clients.Session.call`); after it, MOVED. Each move pauses a seeded moment
-there, so the clients do meet the ASK window.
+there on a seeded few of the slots with keys, so the clients do meet the ASK window.
 
 `start` picks a source primary that holds keys, a target, and the slots: every slot of
 the source that holds a key (the workload's keys: what the clients are using) plus a
-seeded number of empty ones; it returns once the first slot is MIGRATING, while a thread moves the rest.
+seeded number of others up to 1,000–2,000 slots; it returns once the first slot is MIGRATING, while a thread moves the rest.
 `stop` lets that thread finish the slot in hand and move no other. A node killed, paused
 or cut off mid-migration leaves slots half-moved, the case the Redis documentation warns
 about; the fault's `stop` (and `heal`, at the end) finishes them (`fix_slots`), as an
@@ -37,10 +37,13 @@ import redis
 from redis.crc import key_slot
 
 from ..roles import Fault
+from ..topology.base import no_retry
 from .process import heal_processes, wait_ping
 
 MIGRATE_TIMEOUT_MS = 10_000     # a set of a million members takes a few hundred ms to move
 KEYS_PER_MIGRATE = 100
+SLOTS_PER_MOVE = (1000, 2000)   # seeded, as an operator moves a share of a primary's 5,461
+ASK_PAUSES = 16                 # keyed slots held a moment in the ASK window (more: slower)
 STOP_WAIT_S = 120.0             # how long stop() waits for the moves to finish
 HEAL_TRIES_S = 30.0             # how long heal() keeps trying on nodes that restart
 
@@ -82,21 +85,41 @@ class ReshardFault(Fault):
         self.moves: list[dict[str, Any]] = []      # one per start: for findings()
         self.killed: list[Any] = []                # nodes to start again at stop
         self.diverged: list[dict[str, Any]] = []   # key versions heal dropped
+        self.moved_slots: list[tuple[int, str, str]] = []  # (slot, from addr, to addr), in order
         self._halt = threading.Event()             # stop(): no new slot after the current one
         self._plan_kill: str | None = None
         self._plan_kill_at: int | None = None
+        self._clients: dict[tuple[str, bool], redis.Redis] = {}   # by node: a move is ~10k calls
 
     # ------------------------------------------------------------------ cluster access
 
-    def _client(self, addr: str) -> redis.Redis:
-        host, _, port = addr.rpartition(":")
-        return redis.Redis(host=host, port=int(port), socket_timeout=MIGRATE_TIMEOUT_MS / 1000 + 5,
-                           socket_connect_timeout=2, decode_responses=True)
+    def _client(self, addr: str, quick: bool = False) -> redis.Redis:
+        """The node's client, kept for the fault's life (a connection per call made a
+        thousand-slot move take minutes); redis-py reconnects after a node restarts.
+        `quick`: for a look at the cluster, which must not wait on a node cut off."""
+        c = self._clients.get((addr, quick))
+        if c is None:
+            host, _, port = addr.rpartition(":")
+            timeout = 1.0 if quick else MIGRATE_TIMEOUT_MS / 1000 + 5
+            c = self._clients[(addr, quick)] = redis.Redis(
+                host=host, port=int(port), socket_timeout=timeout, socket_connect_timeout=min(timeout, 2),
+                decode_responses=True, **({"retry": no_retry()} if quick else {}))
+        return c
+
+    def _close_clients(self) -> None:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
 
     def _layout(self) -> list[dict[str, Any]]:
         """The cluster as the first node that answers sees it (primaries not failed)."""
         topo = self.ctx.topology
         for node in topo.nodes:
+            try:
+                return cluster_nodes(self._client(node.addr, quick=True).execute_command("CLUSTER", "NODES"))
+            except (redis.RedisError, OSError):
+                continue
+        for node in topo.nodes:         # cut off from the harness: redis-cli inside a node
             try:
                 return cluster_nodes(topo.call(node, "CLUSTER", "NODES", timeout=1.0))
             except Exception:  # noqa: BLE001 - ask the next node
@@ -125,8 +148,10 @@ class ReshardFault(Fault):
         # The slots with keys go first, so even a move the schedule stops early meets
         # the clients; the empty ones follow, as the rest of a range would.
         rng.shuffle(keyed)
-        slots = keyed + rng.sample(empty, min(len(empty), rng.randint(8, 64)))
-        pauses = [round(rng.uniform(0.05, 0.5), 3) for _ in slots]
+        count = rng.randint(*SLOTS_PER_MOVE)
+        slots = keyed + rng.sample(empty, max(0, min(len(empty), count - len(keyed))))
+        pauses = [round(rng.uniform(0.05, 0.5), 3) if i < ASK_PAUSES else 0.0
+                  for i in range(len(slots))]
         plan = {"from": src["addr"], "to": dst["addr"], "from_id": src["id"], "to_id": dst["id"],
                 "slots": len(slots), "keyed_slots": len(keyed)}
         if self.strike:
@@ -175,7 +200,10 @@ class ReshardFault(Fault):
         if self.strike:
             self.killed = []
             heal_processes(self.ctx.topology)
-        fixed = self._settle_and_fix(time.monotonic() + HEAL_TRIES_S)
+        try:
+            fixed = self._settle_and_fix(time.monotonic() + HEAL_TRIES_S)
+        finally:
+            self._close_clients()
         if fixed:
             self.ctx.record("reshard-fixed", fixed)
 
@@ -213,21 +241,13 @@ class ReshardFault(Fault):
     def _keyed_slots(self, src: dict[str, Any]) -> set[int]:
         """The source's slots that hold keys (SCAN: it never blocks the node for long)."""
         r = self._client(src["addr"])
-        try:
-            return {s for s in (key_slot(k.encode()) for k in r.scan_iter(count=1000)) if s in src["slots"]}
-        finally:
-            r.close()
+        return {s for s in (key_slot(k.encode()) for k in r.scan_iter(count=1000)) if s in src["slots"]}
 
     def _begin(self, slot: int, src: dict[str, Any], dst: dict[str, Any]) -> None:
         """Target IMPORTING first, then source MIGRATING (the order redis-cli uses: a
         client sent over by ASK must find the target ready)."""
-        t, s = self._client(dst["addr"]), self._client(src["addr"])
-        try:
-            t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src["id"])
-            s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst["id"])
-        finally:
-            t.close()
-            s.close()
+        self._client(dst["addr"]).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src["id"])
+        self._client(src["addr"]).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst["id"])
 
     def _move_all(self, slots: list[int], pauses: list[float], src: dict[str, Any],
                   dst: dict[str, Any], move: dict[str, Any]) -> None:
@@ -243,6 +263,7 @@ class ReshardFault(Fault):
                 time.sleep(pause)       # the ASK window: keys gone, slot not yet handed over
                 self._assign(slot, dst["id"])
                 move["moved"] += 1
+                self.moved_slots.append((slot, src["addr"], dst["addr"]))
         except Exception as e:  # noqa: BLE001 - recorded; heal() finishes half-moved slots
             move["error"] = f"{type(e).__name__}: {e}"[:300]
         finally:
@@ -268,25 +289,22 @@ class ReshardFault(Fault):
         host, _, port = dst["addr"].rpartition(":")
         s = self._client(src["addr"])
         moved = 0
-        try:
-            while keys := s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_MIGRATE):
+        while keys := s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_MIGRATE):
+            try:
+                s.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
+                moved += len(keys)
+                continue
+            except redis.ResponseError as e:
+                if "BUSYKEY" not in str(e):
+                    raise
+            for key in keys:        # one by one, to find the ones dst has
                 try:
-                    s.execute_command("MIGRATE", host, port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
-                    moved += len(keys)
-                    continue
+                    s.execute_command("MIGRATE", host, port, key, 0, MIGRATE_TIMEOUT_MS)
+                    moved += 1
                 except redis.ResponseError as e:
                     if "BUSYKEY" not in str(e):
                         raise
-                for key in keys:        # one by one, to find the ones dst has
-                    try:
-                        s.execute_command("MIGRATE", host, port, key, 0, MIGRATE_TIMEOUT_MS)
-                        moved += 1
-                    except redis.ResponseError as e:
-                        if "BUSYKEY" not in str(e):
-                            raise
-                        self._drop(s, slot, key, src, dst, asking=False)
-        finally:
-            s.close()
+                    self._drop(s, slot, key, src, dst, asking=False)
         return moved
 
     def _drop(self, c: redis.Redis, slot: int, key: str, dropped: dict[str, Any],
@@ -304,14 +322,11 @@ class ReshardFault(Fault):
         primaries = self._primaries(self._layout())
         owner = [p for p in primaries if p["id"] == owner_id]
         for p in owner + [p for p in primaries if p["id"] != owner_id]:
-            c = self._client(p["addr"])
             try:
-                c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner_id)
+                self._client(p["addr"]).execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner_id)
             except (redis.RedisError, OSError):
                 if p["id"] == owner_id:     # the others learn it from the owner's gossip
                     raise
-            finally:
-                c.close()
 
     def fix_slots(self) -> list[int]:
         """Finish every slot left MIGRATING or IMPORTING on a primary, so that it ends
@@ -366,11 +381,7 @@ class ReshardFault(Fault):
         return stuck
 
     def _command(self, node: dict[str, Any], *args: Any) -> Any:
-        c = self._client(node["addr"])
-        try:
-            return c.execute_command(*args)
-        finally:
-            c.close()
+        return self._client(node["addr"]).execute_command(*args)
 
     def _evacuate(self, slot: int, node: dict[str, Any], owner: dict[str, Any]) -> None:
         """Move a slot's keys from a primary that does not own it to the owner. Marked as
@@ -378,19 +389,16 @@ class ReshardFault(Fault):
         goes on that connection (a pipeline keeps one)."""
         host, _, port = owner["addr"].rpartition(":")
         c = self._client(node["addr"])
-        try:
-            if c.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot):
-                c.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner["id"])
-                for key in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1 << 20):
-                    try:
-                        self._asking(c, "MIGRATE", host, port, key, 0, MIGRATE_TIMEOUT_MS)
-                    except redis.ResponseError as e:
-                        if "BUSYKEY" not in str(e):
-                            raise
-                        self._drop(c, slot, key, node, owner, asking=True)
-            c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
-        finally:
-            c.close()
+        if c.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot):
+            c.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner["id"])
+            for key in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1 << 20):
+                try:
+                    self._asking(c, "MIGRATE", host, port, key, 0, MIGRATE_TIMEOUT_MS)
+                except redis.ResponseError as e:
+                    if "BUSYKEY" not in str(e):
+                        raise
+                    self._drop(c, slot, key, node, owner, asking=True)
+        c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
 
     @staticmethod
     def _asking(c: redis.Redis, *args: Any) -> Any:

@@ -92,6 +92,11 @@ class Topology(ABC):
     resource: Node | None = None
     #: What the nodes run (`servers.SERVERS`): which node image Compose starts.
     server: str = DEFAULT_SERVER
+    #: Containers running but not in the deployment, so in no fault, health check or final
+    #: read: the spares (label io.splitbrain.spare) until a membership fault joins them, and
+    #: a primary it removed. `left_out` names them once such a fault has changed the set.
+    outside: list[Node] = field(default_factory=list)
+    left_out: set[str] | None = None
 
     kind: ClassVar[str] = ""
     #: The daemons every node runs ("redis", "sentinel"): what heal makes sure is running.
@@ -197,7 +202,8 @@ class Topology(ABC):
         return time.monotonic() - t0
 
     def load_nodes(self, containers: list[Any] | None = None) -> None:
-        nodes = []
+        nodes: list[Node] = []
+        outside: list[Node] = []
         for c in containers or project_containers(self.project):
             service = c.labels.get("com.docker.compose.service", c.name)
             if service == "init":
@@ -208,11 +214,19 @@ class Topology(ABC):
             if service == "resource":     # never a node: no fault, health check or status
                 self.resource = Node(service, ip, c)
                 continue
-            nodes.append(Node(service, ip, c))
-        nodes.sort(key=lambda n: int(n.name[1:]) if n.name[1:].isdigit() else 0)
-        self.nodes = nodes
+            spare = c.labels.get("io.splitbrain.spare") == "1"
+            out = spare if self.left_out is None else service in self.left_out
+            (outside if out else nodes).append(Node(service, ip, c))
+        for group in (nodes, outside):
+            group.sort(key=lambda n: int(n.name[1:]) if n.name[1:].isdigit() else 0)
+        self.nodes, self.outside = nodes, outside
         if nodes and not self.subnet:
             self.subnet = nodes[0].ip.rsplit(".", 1)[0]
+
+    def set_outside(self, names: set[str]) -> None:
+        """Which containers are out of the deployment from now on (a membership change)."""
+        self.left_out = set(names)
+        self.load_nodes()
 
     def down(self) -> None:
         self.compose("down", "-v", "--remove-orphans", "-t", "1", check=False)
