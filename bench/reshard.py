@@ -5,6 +5,7 @@ cut without resharding) run in the same matrix, then one line of evidence per ru
 
     .venv/bin/python bench/reshard.py [--repeat 3] [--time-limit 30] [--results DIR]
     .venv/bin/python bench/reshard.py --workload register --nemeses reshard --repeat 5 --interval 20
+    .venv/bin/python bench/reshard.py --nemeses add-primary,remove-primary --interval 15
     .venv/bin/python bench/reshard.py --evidence results/bench-reshard/compare/<stamp>
 
 Per run: slots and keys moved, moves cut short (and why), half-moved slots finished (at the
@@ -36,13 +37,15 @@ def evidence(compare_dir: Path) -> None:
         run = RunDir(results.parent)
         r, test = run.results, run.test
         set_ = ((r.get("checkers") or {}).get("set") or {}).get("details") or {}
-        moves = (r.get("windows") or {}).get("reshard") or []
+        moves = (r.get("windows") or {}).get("reshard") or (r.get("windows") or {}).get("membership") or []
         history = read_history(run.history_path)
         fixes = [o["value"] for o in history if o["process"] == NEMESIS and o["type"] == "info"
                  and (o["f"] == "reshard-fixed" or (o["f"] == "stop-reshard" and "fixed" in o["value"]))]
         fixed = [f["fixed"] for f in fixes]
         diverged = sum(len(f.get("diverged") or ()) for f in fixes)
         cut = [m["error"] for m in moves if m.get("error")]
+        back = [o["value"].get("slots_back") for o in history if o["process"] == NEMESIS
+                and o["f"] == "stop-membership" and o["type"] == "info"]
         redirects = (r.get("stats") or {}).get("redirects") or {}
         lost = (f", lost {set_.get('lost_count')} of {set_.get('acknowledged_count')}" if set_ else
                 f", {(r.get('stats') or {}).get('ok', '?')} ok ops")
@@ -53,7 +56,8 @@ def evidence(compare_dir: Path) -> None:
               + (f" ({'; '.join(c[:70] for c in cut)})" if cut else "")
               + f"; healed {r.get('healed')}, half-moved slots finished {sum(map(len, fixed))} "
               f"(key versions dropped {diverged}); "
-              f"MOVED {redirects.get('moved', 0)}, ASK {redirects.get('ask', 0)}", flush=True)
+              f"MOVED {redirects.get('moved', 0)}, ASK {redirects.get('ask', 0)}"
+              + (f"; every slot back with its first owner at each stop: {back}" if back else ""), flush=True)
 
 
 def main() -> None:

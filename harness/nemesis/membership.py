@@ -44,6 +44,7 @@ class MembershipFault(ReshardFault):
         self.changes: list[dict[str, Any]] = []    # one per start: for findings()
         self._window_from = 0             # moved_slots index where this window's moves begin
         self._home: dict[int, str] = {}   # slot → the primary that owned it at start
+        self._before: dict[int, str] = {}  # every slot → its owner's address at start
 
     # ------------------------------------------------------------------ the fault
 
@@ -52,6 +53,7 @@ class MembershipFault(ReshardFault):
             return {"skipped": "the last membership change is not undone yet"}
         topo, rng = self.ctx.topology, self.ctx.rng
         primaries = self._primaries(self._layout())
+        self._before = self._owners(primaries)
         self._window_from = len(self.moved_slots)
         if self.grow:
             if len(topo.outside) < 2:
@@ -103,7 +105,8 @@ class MembershipFault(ReshardFault):
             self._undo(change)
         except Exception as e:  # noqa: BLE001 - heal() tries again at the end
             change["error"] = change.get("error") or f"undo: {type(e).__name__}: {e}"[:300]
-        return {k: change.get(k) for k in ("moved", "keys", "returned", "left", "error")}
+        return {k: change[k] for k in ("moved", "keys", "returned", "left", "slots_back", "not_back", "error")
+                if k in change}
 
     def heal(self) -> None:
         self._halt.set()
@@ -209,6 +212,11 @@ class MembershipFault(ReshardFault):
         if self.members and self.grow and self.members[0] in topo.nodes:
             self._leave(*self.members)
             change["left"] = self.ctx.history.now()
+        # The check that matters: every slot owned by the primary that owned it before.
+        after = self._owners(self._primaries(self._layout()))
+        change["slots_back"] = after == self._before
+        if not change["slots_back"]:
+            change["not_back"] = sorted(s for s in self._before if after.get(s) != self._before[s])[:20]
         self.members = []
         change["end"] = self.ctx.history.now()
 
@@ -288,6 +296,10 @@ class MembershipFault(ReshardFault):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not within {GOSSIP_WAIT_S:.0f}s: {what}")
             time.sleep(0.1)
+
+    @staticmethod
+    def _owners(primaries: list[dict[str, Any]]) -> dict[int, str]:
+        return {slot: p["addr"] for p in primaries for slot in p["slots"]}
 
     def _node_dict(self, addr: str) -> dict[str, Any]:
         return next(n for n in self._layout() if n["addr"] == addr)
