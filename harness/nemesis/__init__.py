@@ -15,6 +15,7 @@ from .process import NAMES as PROCESS_NAMES, ProcessFault, RestartFastFault
 from .membership import MembershipFault
 from .reshard import ReshardFault
 from .schedule import Nemesis, NemesisContext
+from .sentinel_members import SentinelScaleUpFault
 
 NEMESES: dict[str, type[Fault]] = {"partition": PartitionFault}
 NEMESES.update({shape: PartitionFault for shape in SHAPES})
@@ -25,6 +26,7 @@ NEMESES["failover"] = FailoverFault
 NEMESES["pause-client"] = PauseClientFault
 NEMESES["reshard"] = NEMESES["reshard-kill"] = ReshardFault
 NEMESES["add-primary"] = NEMESES["remove-primary"] = MembershipFault
+NEMESES["sentinel-scale-up"] = NEMESES["sentinel-scale-up-safe"] = SentinelScaleUpFault
 
 
 def check_names(names: list[str], topology: str | None = None) -> None:

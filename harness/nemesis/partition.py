@@ -111,15 +111,7 @@ class PartitionFault(Fault):
         return f"partition {self.shape}" if self.shape else "partition"
 
     def _apply(self, grudge: dict[str, set[str]]) -> None:
-        topo = self.ctx.topology
-
-        def one(node: Node) -> None:
-            drops = grudge.get(node.name) or set()
-            script = SETUP + "".join(f" && iptables -A SB_IN -s {a} -j DROP && iptables -A SB_OUT -d {a} -j DROP"
-                                     for a in sorted(drops))
-            topo.exec(node, script, check=True)
-
-        topo.each(topo.nodes, one)
+        apply_grudge(self.ctx.topology, grudge)
 
     def start(self) -> dict[str, Any]:
         with self._lock:
@@ -136,11 +128,26 @@ class PartitionFault(Fault):
             return {"shape": shape}
 
     def heal(self) -> None:
-        topo = self.ctx.topology
-        topo.each(topo.nodes, lambda n: topo.exec(n, FLUSH))
-        left = active_rules(topo)
-        if left:
-            raise RuntimeError(f"iptables rules left after healing: {left}")
+        heal_network(self.ctx.topology)
+
+
+def apply_grudge(topo: Topology, grudge: dict[str, set[str]]) -> None:
+    """Each node drops traffic from and to the addresses its grudge names (and no other)."""
+    def one(node: Node) -> None:
+        drops = grudge.get(node.name) or set()
+        script = SETUP + "".join(f" && iptables -A SB_IN -s {a} -j DROP && iptables -A SB_OUT -d {a} -j DROP"
+                                 for a in sorted(drops))
+        topo.exec(node, script, check=True)
+
+    topo.each(topo.nodes, one)
+
+
+def heal_network(topo: Topology) -> None:
+    """Every node's rules flushed, and proof that none is left."""
+    topo.each(topo.nodes, lambda n: topo.exec(n, FLUSH))
+    left = active_rules(topo)
+    if left:
+        raise RuntimeError(f"iptables rules left after healing: {left}")
 
 
 def active_rules(topo: Topology) -> dict[str, list[str]]:

@@ -229,7 +229,8 @@ class Topology(ABC):
         self.load_nodes()
 
     def down(self) -> None:
-        self.compose("down", "-v", "--remove-orphans", "-t", "1", check=False)
+        # With the spares' profile, so that spares a fault started go too.
+        self.compose("--profile", "spares", "down", "-v", "--remove-orphans", "-t", "1", check=False)
 
     # ----------------------------------------------------------------- access
     @property
