@@ -15,11 +15,7 @@ clients followed, lost writes.
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.history import NEMESIS, read_history  # noqa: E402
 from harness.rundir import RunDir  # noqa: E402
 
+from compare_runs import compare_main  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).parent / "splitbrain")
 NEMESES = "reshard,reshard-kill,kill-primary,reshard+kill-primary,isolate-primary,reshard+isolate-primary"
 
 
@@ -60,33 +57,17 @@ def evidence(compare_dir: Path) -> None:
               + (f"; every slot back with its first owner at each stop: {back}" if back else ""), flush=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--time-limit", default="30")
-    ap.add_argument("--results", default=str(ROOT / "results" / "bench-reshard"))
+def _options(ap) -> None:
     ap.add_argument("--nemeses", default=NEMESES, help="the values of --vary nemesis=")
     ap.add_argument("--workload", default="set")
     ap.add_argument("--interval", default="5", help="--nemesis-interval (a move of 1,000+ slots takes ~10 s)")
-    ap.add_argument("--evidence", nargs="*", default=None, metavar="COMPARE_DIR")
-    a = ap.parse_args()
-    if a.evidence is not None:
-        for d in a.evidence:
-            evidence(Path(d))
-        return
-    cmd = [CLI, "compare", "-t", "cluster", "-w", a.workload, "--vary", f"nemesis={a.nemeses}",
-           "--nemesis-overlap", "--nemesis-interval", a.interval, "--time-limit", a.time_limit,
-           "--repeat", str(a.repeat), "--seed", "200", "--fail-on", "never", "--results-dir", a.results]
-    print(f"`{' '.join(cmd[1:])}`\n", flush=True)
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    print(proc.stdout.strip() or proc.stderr.strip()[-600:], flush=True)
-    print(f"\n({time.monotonic() - t0:.0f}s, exit {proc.returncode})\n", flush=True)
-    dirs = sorted((Path(a.results) / "compare").iterdir())
-    if dirs:
-        evidence(dirs[-1])
-        print(json.dumps({"compare_dir": str(dirs[-1])}))
 
+
+def main() -> None:
+    compare_main(__doc__, str(ROOT / "results" / "bench-reshard"), lambda a: [
+        "-t", "cluster", "-w", a.workload, "--vary", f"nemesis={a.nemeses}", "--nemesis-overlap",
+        "--nemesis-interval", a.interval, "--time-limit", a.time_limit, "--repeat", str(a.repeat),
+        "--seed", "200", "--fail-on", "never"], evidence, _options)
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ from .topology import Topology
 
 E = redis.exceptions
 CONNECT_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError, asyncio.TimeoutError)
+REDIRECTS = 16      # redirects followed for one command, as redis-py's cluster client (its TTL)
 
 
 @dataclass
@@ -116,14 +117,16 @@ class Session:
         Returns the replies (`value` is the last). Raises NotSent if no connection could be made, a redis-py
         error otherwise (an error reply is tagged with its command as `sb_command`).
         Redirects mean the command was not applied, and are followed as redis-py's cluster
-        client follows them: MOVED refreshes the slot map and retries; ASK (the key's slot
-        is being migrated and the key has left) retries once on the node named, after
-        ASKING, without touching the map. Each is appended to `redirects`.
+        client follows them, up to `REDIRECTS` in a row: MOVED refreshes the slot map and
+        retries on the node named; ASK (the key's slot is being migrated and the key has
+        left) retries on the node named after ASKING, without touching the map. Each is
+        appended to `redirects`.
         """
         route = self.replica_route() if replica else self.route
-        asked: tuple[str, int] | None = None
-        for attempt in range(3):
-            pool = await (route.pool_at(asked) if asked else route.pool(key))
+        sent_to: tuple[str, int] | None = None     # where the last redirect named
+        asking = False
+        for attempt in range(REDIRECTS + 1):
+            pool = await (route.pool_at(sent_to) if sent_to else route.pool(key))
             try:
                 conn = await pool.get_connection()
             except (*CONNECT_ERRORS, *MasterNotFoundError) as e:
@@ -131,7 +134,7 @@ class Session:
                 raise NotSent(f"{type(e).__name__}: {e}") from None
             node = f"{conn.host}:{conn.port}"
             try:
-                if asked:
+                if asking:
                     # ASKING lets the importing node serve the next command (the whole
                     # MULTI block, which keeps the flag until EXEC) for a slot it does not own yet.
                     await conn.send_command("ASKING")
@@ -150,13 +153,16 @@ class Session:
                 return Reply(replies[-1] if replies else None, node, replies)
             except redis.ResponseError as e:
                 # MovedError is a subclass of AskError in redis-py: MOVED is tested first.
-                if attempt < 2 and isinstance(e, E.MovedError) and await route.after_moved():
+                if attempt < REDIRECTS and isinstance(e, E.MovedError) and await route.after_moved():
                     self.redirects.append("moved")
-                    asked = None
+                    # Straight to the node MOVED names, as redis-py does: the map's refresh
+                    # is at most once a second, and a slot on the move may be newer than it.
+                    sent_to = e.node_addr if await route.pool_at(e.node_addr) is not None else None
+                    asking = False
                     continue
-                if attempt < 2 and isinstance(e, E.AskError) and await route.pool_at(e.node_addr) is not None:
+                if attempt < REDIRECTS and isinstance(e, E.AskError) and await route.pool_at(e.node_addr) is not None:
                     self.redirects.append("ask")
-                    asked = e.node_addr
+                    sent_to, asking = e.node_addr, True
                     continue
                 raise
             except CONNECT_ERRORS as e:

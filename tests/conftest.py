@@ -1,4 +1,5 @@
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -116,3 +117,24 @@ def running_topology(kind: str):
     finally:
         topo.down()
         assert project_objects(topo.project) == []
+
+
+@contextlib.contextmanager
+def kept_run(spec):
+    """A run with `keep=True`, then its topology for the block (attached by project name),
+    removed after it — also when the run itself fails, so nothing outlives the test."""
+    from harness.runner import Run
+    from harness.rundir import RunDir
+    from harness.topology import attach
+    spec.keep = True
+    try:
+        outcome = Run(spec).execute()
+    except BaseException:
+        for test in Path(spec.results_dir).glob("*/*/test.json"):
+            attach(json.loads(test.read_text())["project"]).down()
+        raise
+    topo = attach(RunDir(outcome.run_dir).test["project"])
+    try:
+        yield outcome, topo
+    finally:
+        topo.down()

@@ -13,21 +13,12 @@ from harness.history import NEMESIS, read_history
 from harness.nemesis.reshard import cluster_nodes
 from harness.rundir import RunDir
 
+from .conftest import kept_run
+
 pytestmark = pytest.mark.docker
 
 #: Where `redis-cli --cluster create` puts the slots of a 3+3 cluster made of n1..n6.
 CREATED = {"n1": set(range(0, 5461)), "n2": set(range(5461, 10923)), "n3": set(range(10923, 16384))}
-
-
-def _membership_run(tmp_path, fault: str, seed: int):
-    from harness.runner import Run
-    from harness.spec import TestSpec
-    from harness.topology import attach
-    spec = TestSpec(topology="cluster", workload="set", nemesis=[fault], nemesis_interval=8,
-                    time_limit=16, concurrency=6, seed=seed, keep=True, results_dir=str(tmp_path))
-    outcome = Run(spec).execute()
-    run = RunDir(outcome.run_dir)
-    return outcome, read_history(run.history_path), attach(run.test["project"])
 
 
 def _ops(history, f):
@@ -48,8 +39,11 @@ def _assert_back_as_created(topo):
 
 @pytest.mark.parametrize("fault,seed", [("add-primary", 21), ("remove-primary", 22)])
 def test_membership_change_under_load_ends_where_it_began(tmp_path, fault, seed):
-    outcome, history, topo = _membership_run(tmp_path, fault, seed)
-    try:
+    from harness.spec import TestSpec
+    spec = TestSpec(topology="cluster", workload="set", nemesis=[fault], nemesis_interval=8,
+                    time_limit=16, concurrency=6, seed=seed, results_dir=str(tmp_path))
+    with kept_run(spec) as (outcome, topo):
+        history = read_history(RunDir(outcome.run_dir).history_path)
         starts, stops = _ops(history, "start-membership"), _ops(history, "stop-membership")
         assert starts and len(stops) == len(starts), (starts, stops)
         change = "add" if fault == "add-primary" else "remove"
@@ -69,5 +63,3 @@ def test_membership_change_under_load_ends_where_it_began(tmp_path, fault, seed)
         assert set_["valid"] is True and set_["details"]["lost_count"] == 0, set_["details"]
         assert outcome.results["healed"] is True
         _assert_back_as_created(topo)
-    finally:
-        topo.down()

@@ -17,7 +17,7 @@ from harness.history import NEMESIS, read_history
 from harness.nemesis import NemesisContext
 from harness.nemesis.reshard import ReshardFault, cluster_nodes
 from harness.rundir import RunDir
-from .conftest import running_topology
+from .conftest import kept_run, running_topology
 
 pytestmark = pytest.mark.docker
 
@@ -131,16 +131,11 @@ def test_a_primary_killed_mid_move_is_failed_over_and_heal_leaves_every_slot_sta
     """`reshard-kill`: the source or the target dies with a slot's keys already moved and
     the slot not handed over. The run must end healed, with no slot left migrating or
     importing; what the clients lost is the checker's to say (not asserted here)."""
-    from harness.runner import Run
     from harness.spec import TestSpec
-    from harness.topology import attach
     spec = TestSpec(topology="cluster", workload="set", nemesis=["reshard-kill"], nemesis_interval=6,
-                    time_limit=14, concurrency=6, seed=11, keep=True, results_dir=str(tmp_path))
-    outcome = Run(spec).execute()
-    history = read_history(RunDir(outcome.run_dir).history_path)
-    project = RunDir(outcome.run_dir).test["project"]
-    topo = attach(project)
-    try:
+                    time_limit=14, concurrency=6, seed=11, results_dir=str(tmp_path))
+    with kept_run(spec) as (outcome, topo):
+        history = read_history(RunDir(outcome.run_dir).history_path)
         stops = [o["value"] for o in history if o["process"] == NEMESIS and o["f"] == "stop-reshard"
                  and o["type"] == "info"]
         assert stops and all(s.get("restarted") and all(s["restarted"].values()) for s in stops), stops
@@ -157,5 +152,3 @@ def test_a_primary_killed_mid_move_is_failed_over_and_heal_leaves_every_slot_sta
             for n in cluster_nodes(topo.call(node, "CLUSTER", "NODES")):
                 if "myself" in n["flags"]:
                     assert not n["migrating"] and not n["importing"], (node.name, n)
-    finally:
-        topo.down()

@@ -13,20 +13,17 @@ import pytest
 from harness.history import NEMESIS, read_history
 from harness.rundir import RunDir
 
+from .conftest import kept_run
+
 pytestmark = pytest.mark.docker
 
 
 def test_two_sentinels_added_at_once_during_a_partition_elect_a_second_primary(tmp_path):
-    from harness.runner import Run
     from harness.spec import TestSpec
-    from harness.topology import attach
     spec = TestSpec(topology="sentinel", workload="set", nemesis=["sentinel-scale-up"], nemesis_interval=5,
-                    time_limit=30, concurrency=6, seed=31, keep=True, results_dir=str(tmp_path))
-    outcome = Run(spec).execute()
-    run = RunDir(outcome.run_dir)
-    history = read_history(run.history_path)
-    topo = attach(run.test["project"])
-    try:
+                    time_limit=30, concurrency=6, seed=31, results_dir=str(tmp_path))
+    with kept_run(spec) as (outcome, topo):
+        history = read_history(RunDir(outcome.run_dir).history_path)
         starts = [o["value"] for o in history if o["process"] == NEMESIS
                   and o["f"] == "start-sentinel-membership" and o["type"] == "info"]
         assert starts, [o for o in history if o["process"] == NEMESIS]
@@ -45,5 +42,3 @@ def test_two_sentinels_added_at_once_during_a_partition_elect_a_second_primary(t
         assert outcome.results["healed"] is True
         assert [n.name for n in topo.nodes] == ["n1", "n2", "n3"]
         assert topo.problems() == []
-    finally:
-        topo.down()

@@ -66,6 +66,10 @@ class SentinelScaleUpFault(Fault):
         spares = {n.name: n for n in topo.outside}
         if any(s not in spares for s in SPARES):
             return {"skipped": f"spare containers missing: {sorted(set(SPARES) - set(spares))}"}
+        for n in spares.values():                    # Redis stopped by the last undo: start it again
+            if not self._answers(n):
+                topo.start_daemon(n, "redis")
+        self._until(lambda: all(self._answers(n) for n in spares.values()), "the spare Redis answer")
         self._watch()
         primary = self._primary_ip()
         for name in SPARES[:2]:                      # five Sentinels, each agreed on in turn
@@ -77,6 +81,11 @@ class SentinelScaleUpFault(Fault):
         else:
             self._cut(also=[spares[n] for n in SPARES[2:]])
             self._join([spares[n] for n in SPARES[2:]], primary, agree=False)
+            # The joiners' side learns of them by their hellos (every 2 s); the other cannot.
+            # The joiners themselves only ever hear their own side.
+            want = {n: len(self.ctx.topology.nodes) - 1 for n in SIDES[0]} | {n: len(SIDES[0]) - 1 for n in SPARES[2:]}
+            self._until(lambda: all(self._counts().get(n) == c for n, c in want.items()),
+                        "the Sentinels of the joiners' side count them", soft=True)
         return {"sides": [list(s) for s in SIDES], "primary": primary,
                 "counted": self._counts(), "sequence": "one by one" if self.safe else "two at once, during the partition"}
 
@@ -134,34 +143,83 @@ class SentinelScaleUpFault(Fault):
         apply_grudge(topo, grudge)
 
     def _undo(self) -> dict[str, Any]:
-        """Heal the partition, wait for one primary, then take the four nodes out again:
-        Sentinel and Redis stopped, SENTINEL RESET on each remaining Sentinel in turn."""
+        """Heal the partition and wait until the Sentinels agree on one primary and every
+        other node of the deployment replicates it; then take the four nodes out again the
+        documented way: their Sentinel and Redis stopped, `SENTINEL RESET` on each remaining
+        Sentinel in turn, waiting until it counts the others again."""
         topo = self.ctx.topology
         heal_network(topo)
-        self._until(lambda: len(set(self._named().values())) == 1, "the Sentinels name one primary", soft=True)
-        done = {"primary_after": self._primary_ip()}
+        # A Sentinel only demotes a stale primary it knows as a replica, and a RESET makes it
+        # forget: so the old primary must follow the new one before any RESET, or it stays
+        # an orphaned primary nobody watches.
+        settled = self._until(self._settled, "the Sentinels name one primary and the others replicate it", soft=True)
+        named = self._primary_ip()
+        forced = [] if settled else self._follow(named)
+        done = {"primary_after": self._name_of(named), "forced_replicaof": forced}
         self._halt.set()
         if self._poll is not None:
             self._poll.join(5)
         leaving = [n for n in topo.nodes if n.name not in self.original]
         for n in leaving:
-            topo.signal(n, "sentinel", "TERM")
-            try:
-                self._redis(n).execute_command("REPLICAOF", "NO", "ONE")
-                self._redis(n).execute_command("FLUSHALL")
-            except (redis.RedisError, OSError):
-                pass
+            # Stopped, not detached: a Redis told REPLICAOF NO ONE is a primary the Sentinels
+            # still list as a replica, and they would make it replicate again before the RESET.
+            # KILL, which sb-node waits out: a Sentinel shutting down on TERM can still send
+            # one hello, and a Sentinel reset just before it counts the dead one for good.
+            topo.signal(n, "sentinel", "KILL")
+            topo.signal(n, "redis", "KILL")
         topo.set_outside({n.name for n in topo.outside} | {n.name for n in leaving})
+        want = len(topo.nodes) - 1
         for s in topo.nodes:
             self._sentinel(s).execute_command("SENTINEL", "RESET", MASTER)
-            self._until(lambda: self._counts().get(s.name) == len(topo.nodes) - 1,
-                        f"{s.name} counts the other Sentinels again")
+            self._until(lambda: self._counts().get(s.name) == want, f"{s.name} counts the other Sentinels again")
+        # Counted again over a few hello periods: a count that grew back means a leaver
+        # was heard after all, and the RESET is repeated there.
+        time.sleep(4.0)
+        for s in topo.nodes:
+            if self._counts().get(s.name) != want:
+                self._sentinel(s).execute_command("SENTINEL", "RESET", MASTER)
+                self._until(lambda: self._counts().get(s.name) == want, f"{s.name} counts the other Sentinels again")
         self._until(lambda: not topo.problems(), "the deployment is healthy", soft=True)
         self.original = []
         for c in self._clients.values():
             c.close()
         self._clients.clear()
         return {**done, "counted_after": self._counts(), "two_primaries": len(self.both)}
+
+    def _settled(self) -> bool:
+        named = set(self._named().values())
+        if len(named) != 1:
+            return False
+        primary = named.pop()
+        topo = self.ctx.topology
+        return all(self._master_of(n) == primary for n in topo.nodes if n.ip != primary)
+
+    def _follow(self, primary_ip: str) -> list[str]:
+        """What an operator does when the Sentinels leave a node behind: REPLICAOF the primary
+        they name. Returns the nodes told to (recorded: the deployment did not heal itself)."""
+        told = []
+        for n in self.ctx.topology.nodes:
+            if n.ip != primary_ip and self._master_of(n) != primary_ip:
+                try:
+                    self._redis(n).execute_command("REPLICAOF", primary_ip, 6379)
+                    told.append(n.name)
+                except (redis.RedisError, OSError):
+                    continue
+        self._until(self._settled, "the nodes replicate the primary the Sentinels name", soft=True)
+        return told
+
+    def _master_of(self, node: Node) -> str | None:
+        try:
+            info = self._redis(node).info("replication")
+        except (redis.RedisError, OSError):
+            return None
+        return info.get("master_host") if info.get("role") == "slave" else None
+
+    def _answers(self, node: Node) -> bool:
+        try:
+            return bool(self._redis(node).ping())
+        except (redis.RedisError, OSError):
+            return False
 
     # ------------------------------------------------------------------ watching
 
@@ -241,11 +299,13 @@ class SentinelScaleUpFault(Fault):
         return self._redis(node, SENTINEL_PORT)
 
     @staticmethod
-    def _until(ok: Any, what: str, soft: bool = False) -> None:
+    def _until(ok: Any, what: str, soft: bool = False) -> bool:
+        """Wait for `ok`; False (soft) or RuntimeError when it is not true within AGREE_WAIT_S."""
         deadline = time.monotonic() + AGREE_WAIT_S
         while not ok():
             if time.monotonic() > deadline:
                 if soft:
-                    return
+                    return False
                 raise RuntimeError(f"not within {AGREE_WAIT_S:.0f}s: {what}")
             time.sleep(0.2)
+        return True
